@@ -1,0 +1,305 @@
+"""The design tree: units (source code), their children and hyperparameters, the root and lineage.
+
+On disk a design is a directory holding `design.json` (the manifest) and the unit source files it
+names, usually one per unit. A single `.py` file defining all units of a block and naming its root in a
+module-level `ROOT` is a design too; its tree follows the units' default child declarations.
+
+Loading reads text only. `materialize` executes the unit sources (inside the checker's sandbox when
+the code is untrusted) and validates the tree: declared slots filled, no cycles, a GAU root.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import pathlib
+import types
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flax import nnx
+
+from genesys_jax.gau.base import GAUBase, is_gau_test, resolving_children
+from genesys_jax.gau.errors import DesignError
+
+MANIFEST = "design.json"
+FORMAT_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class Lineage:
+  """Where a design came from: its parents' hashes, the operator and the unit it changed."""
+
+  parents: tuple[str, ...] = ()
+  operator: str = "seed"
+  changed_units: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitSpec:
+  """One unit of a design: the file defining it, who fills its child slots, its hyperparameters."""
+
+  file: str
+  children: Mapping[str, str] = dataclasses.field(default_factory=dict)
+  hparams: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Design:
+  """A block design: a tree of units rooted at `root`, with the source of every unit file."""
+
+  name: str
+  root: str
+  units: Mapping[str, UnitSpec]
+  files: Mapping[str, str]
+  lineage: Lineage = Lineage()
+
+  # ---- identity -------------------------------------------------------------------------------
+
+  def content_hash(self) -> str:
+    """A stable hash of what the design computes: tree, hyperparameters and code (not name/lineage)."""
+    def norm(src: str) -> str:
+      return "\n".join(line.rstrip() for line in src.replace("\r\n", "\n").strip().split("\n"))
+    body = {
+        "root": self.root,
+        "units": {
+            n: {"children": dict(sorted(u.children.items())), "hparams": u.hparams,
+                "code": hashlib.sha256(norm(self.files[u.file]).encode()).hexdigest()}
+            for n, u in sorted(self.units.items())
+        },
+    }
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+  def reachable_units(self) -> list[str]:
+    """Units reachable from the root, depth first; raises on a cycle or a missing unit."""
+    order: list[str] = []
+    def visit(name: str, path: tuple[str, ...]) -> None:
+      if name in path:
+        raise DesignError(f"the tree has a cycle: {' -> '.join(path + (name,))}", design=self.name, unit=name)
+      if name not in self.units:
+        parent = path[-1] if path else None
+        raise DesignError(f"unit {name!r} is used but not defined in the manifest",
+                          design=self.name, unit=parent)
+      if name not in order:
+        order.append(name)
+      for child in self.units[name].children.values():
+        visit(child, path + (name,))
+    visit(self.root, ())
+    return order
+
+  # ---- disk -----------------------------------------------------------------------------------
+
+  def save(self, directory: str | pathlib.Path) -> pathlib.Path:
+    """Writes the manifest and the unit files into `directory` (created if needed)."""
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for fname, src in self.files.items():
+      (directory / fname).write_text(src)
+    manifest = {
+        "format": FORMAT_VERSION,
+        "name": self.name,
+        "root": self.root,
+        "units": {n: {"file": u.file, "children": dict(u.children), "hparams": dict(u.hparams)}
+                  for n, u in self.units.items()},
+        "lineage": dataclasses.asdict(self.lineage),
+        "content_hash": self.content_hash(),
+    }
+    tmp = directory / (MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    tmp.replace(directory / MANIFEST)
+    return directory
+
+  # ---- building -------------------------------------------------------------------------------
+
+  def materialize(self) -> MaterializedDesign:
+    """Executes the unit sources and validates the tree against the units' declarations."""
+    self.reachable_units()
+    namespaces: dict[str, dict[str, Any]] = {}
+    for fname, src in self.files.items():
+      namespaces[fname] = _exec_source(src, fname, self.name)
+    classes: dict[str, type[GAUBase]] = {}
+    for name, spec in self.units.items():
+      if spec.file not in namespaces:
+        raise DesignError(f"unit file {spec.file!r} is missing", design=self.name, unit=name)
+      cls = namespaces[spec.file].get(name)
+      if not (isinstance(cls, type) and issubclass(cls, GAUBase)):
+        raise DesignError(f"{spec.file} must define a class {name!r} that subclasses GAUBase",
+                          design=self.name, unit=name)
+      declared = {c.slot for c in cls.CHILDREN}
+      if set(spec.children) != declared:
+        raise DesignError(
+            f"manifest fills child slots {sorted(spec.children)} but the unit declares {sorted(declared)}",
+            design=self.name, unit=name)
+      classes[name] = cls
+    return MaterializedDesign(self, classes, namespaces)
+
+  def replace(self, **changes: Any) -> Design:
+    """A copy with fields replaced."""
+    return dataclasses.replace(self, **changes)
+
+
+@dataclasses.dataclass(frozen=True)
+class MaterializedDesign:
+  """A design whose unit classes exist; builds blocks and runs the units' own tests."""
+
+  design: Design
+  classes: Mapping[str, type[GAUBase]]
+  namespaces: Mapping[str, Mapping[str, Any]]
+
+  def build_unit(self, unit: str, embed_dim: int, block_loc: tuple[int, int], rngs: nnx.Rngs,
+                 **overrides: Any) -> GAUBase:
+    """Builds `unit` and its subtree."""
+    with resolving_children(_Resolver(self)):
+      return self._construct(unit, embed_dim, block_loc, rngs, overrides)
+
+  def build_block(self, embed_dim: int, block_loc: tuple[int, int], rngs: nnx.Rngs) -> GAUBase:
+    """Builds the root unit (a whole block) for layer `block_loc[0]` of `block_loc[1]`."""
+    return self.build_unit(self.design.root, embed_dim, block_loc, rngs)
+
+  def _construct(self, unit: str, embed_dim: int, block_loc: tuple[int, int], rngs: nnx.Rngs,
+                 overrides: Mapping[str, Any]) -> GAUBase:
+    spec = self.design.units[unit]
+    kwargs = {**spec.hparams, **overrides}
+    try:
+      return self.classes[unit](embed_dim, block_loc, rngs=rngs, **kwargs)
+    except DesignError:
+      raise
+    except TypeError as e:
+      raise DesignError(f"constructor rejected hyperparameters {sorted(kwargs)}: {e}",
+                        design=self.design.name, unit=unit) from e
+
+  def unit_tests(self) -> list[tuple[str, str, Callable[..., None]]]:
+    """(unit, test name, function) for every `@gau_test` in the design's files."""
+    tests = []
+    for fname, namespace in self.namespaces.items():
+      owner = _file_owner(self.design, fname)
+      for obj_name, obj in namespace.items():
+        if is_gau_test(obj):
+          tests.append((owner, obj_name, obj))
+    return tests
+
+  def run_unit_tests(self) -> list[tuple[str, str, str | None]]:
+    """Runs every unit test; (unit, test, None on success or the error message)."""
+    results = []
+    for unit, name, fn in self.unit_tests():
+      def build(embed_dim: int = 32, block_loc: tuple[int, int] = (0, 1), seed: int = 0,
+                _unit: str = unit, **overrides: Any) -> GAUBase:
+        return self.build_unit(_unit, embed_dim, block_loc, nnx.Rngs(seed), **overrides)
+      try:
+        fn(build)
+        results.append((unit, name, None))
+      except Exception as e:  # a unit test may fail in any way; report it, do not crash
+        results.append((unit, name, f"{type(e).__name__}: {e}"))
+    return results
+
+
+class _Resolver:
+  """Fills child slots from the design tree while a block is being built."""
+
+  def __init__(self, md: MaterializedDesign):
+    self._md = md
+
+  def build_child(self, parent: str, slot: str, embed_dim: int, block_loc: tuple[int, int],
+                  rngs: nnx.Rngs, overrides: Mapping[str, Any]) -> GAUBase:
+    child = self._md.design.units[parent].children[slot]
+    return self._md._construct(child, embed_dim, block_loc, rngs, overrides)
+
+
+def _file_owner(design: Design, fname: str) -> str:
+  """The unit a file's tests belong to: its only unit, else the root if the root is there."""
+  owners = [n for n, u in design.units.items() if u.file == fname]
+  return design.root if design.root in owners else owners[0]
+
+
+def _exec_source(src: str, fname: str, design: str) -> dict[str, Any]:
+  """Executes one unit file as a fresh module and returns its namespace."""
+  try:
+    code = compile(src, fname, "exec")
+  except SyntaxError as e:
+    raise DesignError(f"{fname} line {e.lineno}: syntax error: {e.msg}", design=design) from e
+  module = types.ModuleType(f"genesys_design.{pathlib.Path(fname).stem}")
+  module.__file__ = fname
+  try:
+    exec(code, module.__dict__)  # noqa: S102 - design code runs in the checker's sandbox when untrusted
+  except Exception as e:
+    raise DesignError(f"{fname} failed to import: {type(e).__name__}: {e}", design=design) from e
+  return module.__dict__
+
+
+# ---- loading ----------------------------------------------------------------------------------
+
+
+def load_design(path: str | pathlib.Path) -> Design:
+  """Loads a design directory (manifest + unit files) or a single block file with `ROOT`."""
+  path = pathlib.Path(path)
+  if path.is_dir():
+    return _load_directory(path)
+  if path.is_file() and path.suffix == ".py":
+    return load_block_file(path)
+  if not path.exists():
+    raise DesignError(f"no design at {path}: expected a directory with {MANIFEST} or a .py block file")
+  raise DesignError(f"{path} is neither a design directory nor a .py block file")
+
+
+def _load_directory(directory: pathlib.Path) -> Design:
+  name = directory.name
+  manifest_path = directory / MANIFEST
+  if not manifest_path.is_file():
+    raise DesignError(f"{directory} has no {MANIFEST}", design=name)
+  try:
+    m = json.loads(manifest_path.read_text())
+  except json.JSONDecodeError as e:
+    raise DesignError(f"{MANIFEST} does not parse: {e}", design=name) from e
+  try:
+    name = str(m.get("name", name))
+    root = m["root"]
+    units = {
+        u: UnitSpec(file=spec["file"], children=dict(spec.get("children", {})),
+                    hparams=dict(spec.get("hparams", {})))
+        for u, spec in m["units"].items()
+    }
+    lineage = Lineage(**{k: tuple(v) if isinstance(v, list) else v
+                         for k, v in m.get("lineage", {}).items()})
+  except (KeyError, TypeError, AttributeError) as e:
+    raise DesignError(f"{MANIFEST} is malformed ({type(e).__name__}: {e}); it needs 'root' and "
+                      "'units' mapping unit names to {'file', 'children', 'hparams'}", design=name) from e
+  files = {}
+  for unit, spec in units.items():
+    fpath = directory / spec.file
+    if pathlib.Path(spec.file).name != spec.file:
+      raise DesignError(f"unit file name {spec.file!r} must be a plain file name", design=name, unit=unit)
+    if not fpath.is_file():
+      raise DesignError(f"unit file {spec.file} is missing from {directory}", design=name, unit=unit)
+    files[spec.file] = fpath.read_text()
+  design = Design(name=name, root=root, units=units, files=files, lineage=lineage)
+  design.reachable_units()
+  return design
+
+
+def load_block_file(path: str | pathlib.Path) -> Design:
+  """A design from one file: every GAU class in it is a unit; `ROOT` names the root."""
+  path = pathlib.Path(path)
+  src = path.read_text()
+  return design_from_source(src, name=path.stem, fname=path.name)
+
+
+def design_from_source(src: str, *, name: str, fname: str = "block.py") -> Design:
+  """A design from the source of a single block file with a module-level `ROOT`."""
+  namespace = _exec_source(src, fname, name)
+  root = namespace.get("ROOT")
+  if isinstance(root, type):
+    root = root.__name__
+  if not isinstance(root, str):
+    raise DesignError(f"{fname} must set a module-level ROOT to the root unit class (or its name)",
+                      design=name)
+  gaus = {n: c for n, c in namespace.items()
+          if isinstance(c, type) and issubclass(c, GAUBase) and c is not GAUBase and c.__module__ ==
+          f"genesys_design.{pathlib.Path(fname).stem}"}
+  if root not in gaus:
+    raise DesignError(f"ROOT {root!r} is not a GAU class defined in {fname}", design=name, unit=root)
+  units = {n: UnitSpec(file=fname, children={c.slot: c.unit for c in cls.CHILDREN})
+           for n, cls in gaus.items()}
+  design = Design(name=name, root=root, units=units, files={fname: src})
+  reachable = design.reachable_units()
+  return design.replace(units={n: units[n] for n in reachable})

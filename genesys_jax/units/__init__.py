@@ -1,0 +1,1 @@
+"""The library of known units and the five seed designs built from them."""

@@ -1,0 +1,26 @@
+"""The library of known units: unit name -> the file in this package that defines it."""
+
+from __future__ import annotations
+
+import importlib.resources
+
+from genesys_jax.gau.errors import DesignError
+
+UNIT_FILES: dict[str, str] = {
+    "PreNormBlock": "prenorm_block.py",
+    "RMSNorm": "rmsnorm.py",
+    "MHA": "mha.py",
+    "GatedMLP": "gated_mlp.py",
+    "Mamba2Mixer": "mamba2.py",
+    "MultiScaleRetention": "retention.py",
+    "RWKV6TimeMix": "rwkv6.py",
+    "RWKV6ChannelMix": "rwkv6_channel_mix.py",
+    "TTTLinear": "ttt_linear.py",
+}
+
+
+def unit_source(unit: str) -> str:
+  """The source code of a library unit's file."""
+  if unit not in UNIT_FILES:
+    raise DesignError(f"no library unit named {unit!r}; known units: {sorted(UNIT_FILES)}")
+  return importlib.resources.files("genesys_jax.units").joinpath(UNIT_FILES[unit]).read_text()
