@@ -45,7 +45,7 @@ class LanguageModel(nnx.Module):
     self.final_norm = param(rngs, (d,), ("embed",), constant(1.0))
     for _, node in nnx.iter_graph(self.blocks):
       if isinstance(node, nnx.Param) and node.get_metadata().get("residual"):
-        node.value = node.value / math.sqrt(n)
+        node[...] = node[...] / math.sqrt(n)
 
   def __call__(self, tokens_BxL: jax.Array) -> jax.Array:
     X = jnp.take(self.embed[...], tokens_BxL, axis=0)
