@@ -82,6 +82,7 @@ class GAUBase(nnx.Module):
       raise DesignError(f"embed_dim must be a positive int, got {embed_dim!r}", unit=type(self).__name__)
     self.embed_dim = embed_dim
     self.block_loc = tuple(block_loc)
+    self.design_name: str | None = None  # set by the design that builds this unit, for error messages
 
   def make_child(self, slot: str, rngs: nnx.Rngs, **overrides: Any) -> GAUBase:
     """Builds the unit the design tree puts in `slot` of this unit."""
@@ -98,10 +99,11 @@ class GAUBase(nnx.Module):
     raise NotImplementedError
 
   def __call__(self, X: jax.Array, **Z: Any) -> tuple[jax.Array, dict[str, Any]]:
-    name = type(self).__name__
+    name, design = type(self).__name__, self.design_name
     if X.ndim != 3 or X.shape[-1] != self.embed_dim:
       raise UnitShapeError(
-          f"input X has shape {tuple(X.shape)}, expected [batch, length, {self.embed_dim}]", unit=name)
+          f"input X has shape {tuple(X.shape)}, expected [batch, length, {self.embed_dim}]",
+          design=design, unit=name)
     wanted = _z_names(type(self)._forward)
     inputs = Z if wanted is None else {k: Z[k] for k in wanted if k in Z}
     out = self._forward(X, **inputs)
@@ -109,10 +111,10 @@ class GAUBase(nnx.Module):
     if not hasattr(Y, "shape") or tuple(Y.shape) != tuple(X.shape):
       got = tuple(Y.shape) if hasattr(Y, "shape") else type(Y).__name__
       raise UnitShapeError(f"output Y has shape {got} but input X has {tuple(X.shape)}; "
-                           "a unit must return Y shaped like X", unit=name)
+                           "a unit must return Y shaped like X", design=design, unit=name)
     if not isinstance(updates, Mapping):
       raise DesignError(f"_forward returned Z updates of type {type(updates).__name__}, expected a dict",
-                        unit=name)
+                        design=design, unit=name)
     return Y, {**Z, **updates}
 
 

@@ -162,12 +162,19 @@ class MaterializedDesign:
     spec = self.design.units[unit]
     kwargs = {**spec.hparams, **overrides}
     try:
-      return self.classes[unit](embed_dim, block_loc, rngs=rngs, **kwargs)
-    except DesignError:
-      raise
+      instance = self.classes[unit](embed_dim, block_loc, rngs=rngs, **kwargs)
+    except DesignError as e:
+      if e.design is not None:
+        raise
+      raise type(e)(e.detail, design=self.design.name, unit=e.unit or unit) from e
     except TypeError as e:
       raise DesignError(f"constructor rejected hyperparameters {sorted(kwargs)}: {e}",
                         design=self.design.name, unit=unit) from e
+    except Exception as e:  # unit code may fail in any way; name the unit
+      raise DesignError(f"constructor failed: {type(e).__name__}: {e}", design=self.design.name,
+                        unit=unit) from e
+    instance.design_name = self.design.name
+    return instance
 
   def unit_tests(self) -> list[tuple[str, str, Callable[..., None]]]:
     """(unit, test name, function) for every `@gau_test` in the design's files."""

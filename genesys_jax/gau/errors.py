@@ -14,6 +14,7 @@ class DesignError(ValueError):
       where.append(f"unit {unit!r}")
     prefix = (", ".join(where) + ": ") if where else ""
     super().__init__(prefix + message)
+    self.detail = message
     self.design = design
     self.unit = unit
 
