@@ -1,0 +1,93 @@
+"""Dynamic probes of a composed language model, used by the checker, the seed verification and tests.
+
+Each probe runs jitted code on a small model and returns plain Python data describing what it found.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from flax import nnx
+
+from genesys_jax.gau.composer import LanguageModel
+
+
+def next_token_loss(model: LanguageModel, tokens_BxL: jax.Array) -> jax.Array:
+  """Mean cross-entropy of predicting each token from those before it."""
+  logits = model(tokens_BxL[:, :-1])
+  return optax.softmax_cross_entropy_with_integer_labels(logits, tokens_BxL[:, 1:]).mean()
+
+
+def causality_leaks(model: LanguageModel, tokens_BxL: jax.Array, positions: Sequence[int],
+                    atol: float = 1e-5) -> list[int]:
+  """Positions t whose outputs up to t change when the tokens after t change (should be none)."""
+  graphdef, state = nnx.split(model)
+  forward = jax.jit(lambda t: nnx.merge(graphdef, state)(t))
+  vocab = model.config.vocab_size
+  base = np.asarray(forward(tokens_BxL))
+  leaks = []
+  for t in positions:
+    changed = tokens_BxL.at[:, t + 1:].set((tokens_BxL[:, t + 1:] + 1 + t) % vocab)
+    out = np.asarray(forward(changed))
+    if not np.allclose(out[:, :t + 1], base[:, :t + 1], atol=atol, rtol=atol):
+      leaks.append(int(t))
+  return leaks
+
+
+def jacobian_leaks(block: nnx.Module, x_BxLxD: jax.Array) -> list[tuple[int, int]]:
+  """(t, s) pairs with s > t where output t of `block` has a non-zero derivative in input s."""
+  graphdef, state = nnx.split(block)
+  jac = jax.jit(jax.jacrev(lambda v: nnx.merge(graphdef, state)(v)[0]))(x_BxLxD)
+  influence_TxS = np.asarray(jnp.max(jnp.abs(jac), axis=(0, 2, 3, 5)))
+  return [(int(t), int(s)) for t, s in np.argwhere(np.triu(influence_TxS, k=1) > 0)]
+
+
+@dataclasses.dataclass(frozen=True)
+class GradientReport:
+  """Parameters whose gradient is non-finite or exactly zero for a batch."""
+
+  nonfinite: list[str]
+  zero: list[str]
+
+
+def gradient_report(model: LanguageModel, tokens_BxL: jax.Array) -> GradientReport:
+  """Which parameters get no gradient (unused) or a non-finite one from the next-token loss."""
+  grads = nnx.jit(nnx.grad(next_token_loss))(model, tokens_BxL)
+  nonfinite, zero = [], []
+  for path, g in nnx.to_flat_state(nnx.state(grads, nnx.Param)):
+    name = ".".join(map(str, path))
+    value = np.asarray(g[...])
+    if not np.all(np.isfinite(value)):
+      nonfinite.append(name)
+    elif not np.any(value != 0):
+      zero.append(name)
+  return GradientReport(nonfinite, zero)
+
+
+def short_training(model: LanguageModel, batches: Sequence[jax.Array], learning_rate: float) -> list[float]:
+  """Adam on `batches` in order, one step each; returns the loss before each step."""
+  optimizer = nnx.Optimizer(model, optax.adam(learning_rate), wrt=nnx.Param)
+
+  @nnx.jit
+  def step(m: LanguageModel, opt: nnx.Optimizer, tokens: jax.Array) -> jax.Array:
+    loss, grads = nnx.value_and_grad(next_token_loss)(m, tokens)
+    opt.update(m, grads)
+    return loss
+
+  return [float(step(model, optimizer, b)) for b in batches]
+
+
+def cycle_batches(key: jax.Array, n: int, batch: int, length: int, vocab: int,
+                  period: int = 16) -> list[jax.Array]:
+  """Synthetic batches a causal model learns in a few steps: one random cycle of `period` distinct
+  tokens, each row starting at a random phase (the next token is a function of the current one)."""
+  cycle_key, phase_key = jax.random.split(key)
+  cycle = jax.random.permutation(cycle_key, vocab)[:period]
+  phases = jax.random.randint(phase_key, (n, batch, 1), 0, period)
+  positions = (phases + jnp.arange(length)) % period
+  return list(cycle[positions])

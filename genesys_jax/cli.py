@@ -1,0 +1,72 @@
+"""Command-line plumbing shared by the entry points: bad input -> one plain sentence and exit code 2."""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+from collections.abc import Callable, Sequence
+
+import ml_collections
+from absl import app, flags
+from ml_collections import config_flags
+
+USAGE_EXIT_CODE = 2
+
+
+class UsageProblem(Exception):
+  """Bad input from the user (flag, config, path or design file); its message is one sentence."""
+
+
+def fail(message: str) -> None:
+  """Prints `error: message` to stderr and exits with the usage exit code."""
+  print(f"error: {message}", file=sys.stderr)
+  sys.exit(USAGE_EXIT_CODE)
+
+
+def _one_line(error: BaseException) -> str:
+  """The informative line of an error message: the first, or the last when a traceback is embedded."""
+  lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+  if not lines:
+    return type(error).__name__
+  return lines[-1] if "Traceback" in str(error) else lines[0]
+
+
+def _parse_flags(argv: Sequence[str]) -> list[str]:
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
+    fail(_one_line(e))
+  except (AttributeError, KeyError) as e:  # an override of a field the config does not have
+    fail(f"unknown config field '{_one_line(e).strip(chr(34) + chr(39))}' in the overrides; "
+         "see the config file for its fields")
+  except Exception as e:  # other config override problems surface here as any exception
+    fail(f"bad flag or config override: {type(e).__name__}: {_one_line(e)}")
+  return []
+
+
+def load_config(holder: flags.FlagHolder) -> ml_collections.ConfigDict:
+  """The config behind a `DEFINE_config_file` flag, or a UsageProblem saying why it cannot load."""
+  if holder.value is None and not holder.present:
+    raise UsageProblem(f"--{holder.name} is required, e.g. --{holder.name} configs/default.py")
+  filename = config_flags.get_config_filename(flags.FLAGS[holder.name])
+  if not pathlib.Path(filename).is_file():
+    raise UsageProblem(f"config file {filename} does not exist")
+  try:
+    config = holder.value
+    config.keys()  # a config that failed to load raises on first use
+  except Exception as e:
+    raise UsageProblem(f"config file {filename} failed to load: {_one_line(e)}") from e
+  return config
+
+
+def run(main: Callable[[Sequence[str]], int | None]) -> None:
+  """Runs an absl `main`, turning flag errors and `UsageProblem`s into exit code 2 without a traceback."""
+  def guarded(argv: Sequence[str]) -> int | None:
+    if len(argv) > 1:
+      fail(f"unexpected arguments {list(argv[1:])}; everything is passed as --flags")
+    try:
+      return main(argv)
+    except UsageProblem as e:
+      fail(str(e))
+    return None
+  app.run(guarded, flags_parser=_parse_flags)
