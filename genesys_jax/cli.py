@@ -48,7 +48,7 @@ def load_config(holder: flags.FlagHolder) -> ml_collections.ConfigDict:
   """The config behind a `DEFINE_config_file` flag, or a UsageProblem saying why it cannot load."""
   if holder.value is None and not holder.present:
     raise UsageProblem(f"--{holder.name} is required, e.g. --{holder.name} configs/default.py")
-  filename = config_flags.get_config_filename(flags.FLAGS[holder.name])
+  filename = config_flags.get_config_filename(flags.FLAGS[holder.name]).split(":", 1)[0]
   if not pathlib.Path(filename).is_file():
     raise UsageProblem(f"config file {filename} does not exist")
   try:

@@ -60,3 +60,17 @@ def pad_to_multiple(x: jax.Array, multiple: int, axis: int = 1) -> tuple[jax.Arr
     widths[axis] = (0, extra)
     x = jnp.pad(x, widths)
   return x, size
+
+
+def decayed_linear_attention(q_BxLxHxK: jax.Array, k_BxLxHxK: jax.Array, v_BxLxHxV: jax.Array,
+                             log_decay_H: jax.Array) -> jax.Array:
+  """`o_t = sum_{s<=t} decay_h^(t-s) (q_t . k_s) v_s` per head, as a masked quadratic form.
+
+  With `log_decay = 0` this is causal linear attention; with `log(gamma_h)` it is RetNet's retention.
+  """
+  length = q_BxLxHxK.shape[1]
+  pos = jnp.arange(length, dtype=jnp.float32)
+  dist_LxL = pos[:, None] - pos[None, :]
+  decay_HxLxL = jnp.exp(jnp.where(dist_LxL >= 0, log_decay_H[:, None, None] * dist_LxL, -jnp.inf))
+  scores_BxHxLxL = jnp.einsum("bthk,bshk->bhts", q_BxLxHxK, k_BxLxHxK) * decay_HxLxL.astype(q_BxLxHxK.dtype)
+  return jnp.einsum("bhts,bshv->bthv", scores_BxHxLxL, v_BxLxHxV)

@@ -16,6 +16,8 @@ UNIT_FILES: dict[str, str] = {
     "RWKV6TimeMix": "rwkv6.py",
     "RWKV6ChannelMix": "rwkv6_channel_mix.py",
     "TTTLinear": "ttt_linear.py",
+    "LinearAttention": "linear_attention.py",
+    "ShortConv": "short_conv.py",
 }
 
 

@@ -13,17 +13,6 @@ def head_log_decays(num_heads: int):
   return jnp.log1p(-jnp.exp2(-5.0 - jnp.arange(num_heads, dtype=jnp.float32)))
 
 
-def retention_parallel(q_BxLxHxK, k_BxLxHxK, v_BxLxHxV, log_gamma_H):
-  """`o_t = sum_{s<=t} gamma^(t-s) (q_t . k_s) v_s`, computed as a masked quadratic form."""
-  length = q_BxLxHxK.shape[1]
-  pos = jnp.arange(length, dtype=jnp.float32)
-  dist_LxL = pos[:, None] - pos[None, :]
-  causal = dist_LxL >= 0
-  decay_HxLxL = jnp.exp(jnp.where(causal, log_gamma_H[:, None, None] * dist_LxL, -jnp.inf))
-  scores_BxHxLxL = jnp.einsum("bthk,bshk->bhts", q_BxLxHxK, k_BxLxHxK) * decay_HxLxL.astype(q_BxLxHxK.dtype)
-  return jnp.einsum("bhts,bshv->bthv", scores_BxHxLxL, v_BxLxHxV)
-
-
 class MultiScaleRetention(GAUBase):
   """Multi-scale retention with rotary positions, per-head normalization and a swish output gate."""
 
@@ -43,7 +32,7 @@ class MultiScaleRetention(GAUBase):
     bsz, length, _ = X.shape
     qkv = jnp.einsum("bld,dthk->blthk", X, self.w_qkv[...])
     q, k, v = ops.rotary(qkv[:, :, 0]), ops.rotary(qkv[:, :, 1]), qkv[:, :, 2]
-    o_BxLxHxK = retention_parallel(q, k / math.sqrt(self.head_dim), v, head_log_decays(self.heads))
+    o_BxLxHxK = ops.decayed_linear_attention(q, k / math.sqrt(self.head_dim), v, head_log_decays(self.heads))
     o_BxLxHxK = ops.rms_norm(o_BxLxHxK, self.head_norm[...])
     o = o_BxLxHxK.reshape(bsz, length, -1) * jax.nn.silu(X @ self.w_gate[...])
     return o @ self.w_out[...]

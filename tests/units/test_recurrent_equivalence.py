@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from genesys_jax.units.mamba2 import ssd_chunked
-from genesys_jax.units.retention import head_log_decays, retention_parallel
+from genesys_jax.gau.ops import decayed_linear_attention
+from genesys_jax.units.retention import head_log_decays
 from genesys_jax.units.rwkv6 import wkv6_chunked
 from genesys_jax.units.ttt_linear import _layer_norm, ttt_linear_dual
 
@@ -46,7 +47,7 @@ def retention_recurrent(q, k, v, log_gamma):
 def test_retention_parallel_equals_recurrence():
   q, k, v = _normal(0, B, L, H, K), _normal(1, B, L, H, K), _normal(2, B, L, H, K)
   log_gamma = head_log_decays(H)
-  np.testing.assert_allclose(retention_parallel(q, k, v, log_gamma), retention_recurrent(q, k, v, log_gamma),
+  np.testing.assert_allclose(decayed_linear_attention(q, k, v, log_gamma), retention_recurrent(q, k, v, log_gamma),
                              atol=ATOL, rtol=1e-4)
 
 
