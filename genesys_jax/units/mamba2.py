@@ -23,14 +23,15 @@ def ssd_chunked(x_BxLxHxP, loga_BxLxH, b_BxLxN, c_BxLxN, chunk: int):
   b = b.reshape(bsz, n_chunks, chunk, -1)
   c = c.reshape(bsz, n_chunks, chunk, -1)
   cum_BxCxQxH = jnp.cumsum(loga, axis=2)
+  cum_BxCxHxQ = cum_BxCxQxH.swapaxes(2, 3)
   causal_QxQ = jnp.tril(jnp.ones((chunk, chunk), dtype=bool))
-  diff_BxCxHxQxQ = (cum_BxCxQxH[:, :, :, None, :] - cum_BxCxQxH[:, :, None, :, :]).transpose(0, 1, 4, 2, 3)
+  diff_BxCxHxQxQ = cum_BxCxHxQ[..., :, None] - cum_BxCxHxQ[..., None, :]
   decay_BxCxHxQxQ = jnp.exp(jnp.where(causal_QxQ, diff_BxCxHxQxQ, -jnp.inf))
   cb_BxCxQxQ = jnp.einsum("bctn,bcsn->bcts", c, b)
-  y_intra = jnp.einsum("bcts,bchts,bcshp->bcthp", cb_BxCxQxQ, decay_BxCxHxQxQ.astype(x.dtype), x)
+  y_intra = jnp.einsum("bchts,bcshp->bcthp", cb_BxCxQxQ[:, :, None] * decay_BxCxHxQxQ.astype(x.dtype), x)
 
   to_end_BxCxQxH = jnp.exp(cum_BxCxQxH[:, :, -1:, :] - cum_BxCxQxH).astype(x.dtype)
-  chunk_states_BxCxHxPxN = jnp.einsum("bcsn,bcsh,bcshp->bchpn", b, to_end_BxCxQxH, x)
+  chunk_states_BxCxHxPxN = jnp.einsum("bcsn,bcshp->bchpn", b, x * to_end_BxCxQxH[..., None])
   chunk_decay_BxCxH = jnp.exp(cum_BxCxQxH[:, :, -1, :]).astype(x.dtype)
 
   def carry_state(h_BxHxPxN, inputs):
