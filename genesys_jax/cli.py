@@ -59,10 +59,13 @@ def load_config(holder: flags.FlagHolder) -> ml_collections.ConfigDict:
   return config
 
 
-def run(main: Callable[[Sequence[str]], int | None]) -> None:
-  """Runs an absl `main`, turning flag errors and `UsageProblem`s into exit code 2 without a traceback."""
+def run(main: Callable[[Sequence[str]], int | None], max_args: int = 0) -> None:
+  """Runs an absl `main`, turning flag errors and `UsageProblem`s into exit code 2 without a traceback.
+
+  `max_args` is how many positional arguments `main` takes.
+  """
   def guarded(argv: Sequence[str]) -> int | None:
-    if len(argv) > 1:
+    if len(argv) > 1 + max_args:
       fail(f"unexpected arguments {list(argv[1:])}; everything is passed as --flags")
     try:
       return main(argv)

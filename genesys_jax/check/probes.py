@@ -6,6 +6,8 @@ Each probe runs jitted code on a small model and returns plain Python data descr
 from __future__ import annotations
 
 import dataclasses
+import importlib.resources
+import time
 from collections.abc import Sequence
 
 import jax
@@ -15,6 +17,7 @@ import optax
 from flax import nnx
 
 from genesys_jax.gau.composer import LanguageModel
+from genesys_jax.units.library import UNIT_FILES
 
 
 def next_token_loss(model: LanguageModel, tokens_BxL: jax.Array) -> jax.Array:
@@ -91,3 +94,66 @@ def cycle_batches(key: jax.Array, n: int, batch: int, length: int, vocab: int,
   phases = jax.random.randint(phase_key, (n, batch, 1), 0, period)
   positions = (phases + jnp.arange(length)) % period
   return list(cycle[positions])
+
+
+def library_text() -> bytes:
+  """Real text that ships with the install: the unit library's source files, concatenated.
+
+  Stands in for the default corpus in short probes until the data pipeline's corpus exists.
+  """
+  root = importlib.resources.files("genesys_jax.units")
+  return b"\n\n".join(root.joinpath(f).read_bytes() for f in sorted(set(UNIT_FILES.values())))
+
+
+def text_batches(text: bytes, key: jax.Array, n: int, batch: int, length: int) -> list[jax.Array]:
+  """`n` batches of random byte windows of `length` tokens from `text` (byte value = token id)."""
+  data = jnp.asarray(np.frombuffer(text, dtype=np.uint8).astype(np.int32))
+  starts = jax.random.randint(key, (n, batch), 0, data.shape[0] - length)
+  return list(data[starts[..., None] + jnp.arange(length)])
+
+
+@dataclasses.dataclass
+class CompiledStep:
+  """A compiled AdamW training step with its state and XLA's figures for it."""
+
+  step: jax.stages.Compiled
+  state: nnx.State
+  compile_seconds: float
+  memory_bytes: int | None
+  flops: float | None
+
+  def __call__(self, tokens: jax.Array) -> jax.Array:
+    self.state, loss = self.step(self.state, tokens)
+    return loss
+
+  def time_steps(self, batches: Sequence[jax.Array]) -> tuple[list[float], list[float]]:
+    """Runs one step per batch; returns losses and per-step seconds (each step waited for)."""
+    losses, seconds = [], []
+    for tokens in batches:
+      start = time.perf_counter()
+      losses.append(float(self(tokens)))
+      seconds.append(time.perf_counter() - start)
+    return losses, seconds
+
+
+def compile_train_step(model: LanguageModel, learning_rate: float, tokens: jax.Array) -> CompiledStep:
+  """Lowers and compiles one AdamW step on batches shaped like `tokens`, reading memory and FLOPs."""
+  optimizer = nnx.Optimizer(model, optax.adamw(learning_rate), wrt=nnx.Param)
+  graphdef, state = nnx.split((model, optimizer))
+
+  def step(state: nnx.State, tokens: jax.Array) -> tuple[nnx.State, jax.Array]:
+    m, opt = nnx.merge(graphdef, state)
+    loss, grads = nnx.value_and_grad(next_token_loss)(m, tokens)
+    opt.update(m, grads)
+    return nnx.state((m, opt)), loss
+
+  start = time.perf_counter()
+  compiled = jax.jit(step, donate_argnums=0).lower(state, tokens).compile()
+  seconds = time.perf_counter() - start
+  mem = compiled.memory_analysis()
+  memory = None if mem is None else int(mem.temp_size_in_bytes + mem.argument_size_in_bytes
+                                         + mem.output_size_in_bytes - mem.alias_size_in_bytes)
+  cost = compiled.cost_analysis()
+  cost = cost[0] if isinstance(cost, (list, tuple)) and cost else cost
+  flops = float(cost["flops"]) if cost and "flops" in cost else None
+  return CompiledStep(compiled, state, seconds, memory, flops)

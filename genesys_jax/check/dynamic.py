@@ -1,0 +1,228 @@
+"""The dynamic checks, run inside the sandbox on a design that passed static vetting.
+
+Stages run in order and stop at the first fatal failure; each emits a `Check` as soon as it is done.
+Thresholds against the GPT seed follow the original system: time 3x (warn 1.5x), memory 4x (warn 2x),
+FLOPs 3x (warn 1.5x).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import statistics
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from genesys_jax.check import probes
+from genesys_jax.check.report import Check
+from genesys_jax.gau.composer import LanguageModel, ModelConfig
+from genesys_jax.gau.design import MaterializedDesign, load_design
+from genesys_jax.gau.errors import DesignError
+from genesys_jax.gau.scales import get_scale
+from genesys_jax.gau.sizing import autosize
+from genesys_jax.units.library import UNIT_FILES, unit_source
+from genesys_jax.units.seeds import seed_design
+
+RATIO_LIMITS = {"time": (1.5, 3.0), "memory": (2.0, 4.0), "flops": (1.5, 3.0)}
+"""(warn above, reject above) for the candidate's figure over the GPT seed's."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckSettings:
+  """Sizes and budgets of the dynamic checks."""
+
+  scale: str = "micro1"
+  small_embed_dim: int = 32
+  batch: int = 4
+  length: int = 64
+  causality_positions: int = 12
+  jacobian_length: int = 12
+  train_steps: int = 12
+  seed: int = 0
+
+
+class Rejected(Exception):
+  """Stops the stages after a fatal check."""
+
+
+def run_checks(design_path: str, settings: CheckSettings, emit: Callable[[Check], None],
+               stage: Callable[[str], None] = lambda name: None) -> None:
+  """Runs every stage on the design at `design_path`, emitting checks; stops at the first fatal one."""
+  def done(check: Check) -> None:
+    emit(check)
+    if not check.ok and check.fatal:
+      raise Rejected(check.name)
+
+  try:
+    stage("load")
+    md = _load(design_path, done)
+    stage("unit_tests")
+    _unit_tests(md, done)
+    stage("parameter_band")
+    scale = get_scale(settings.scale)
+    config = _band(md, scale, done)
+    stage("forward")
+    _forward(md, settings, config, done)
+    model = LanguageModel(md, config, rngs=nnx.Rngs(settings.seed))
+    key = jax.random.key(settings.seed)
+    tokens = jax.random.randint(key, (settings.batch, settings.length), 0, config.vocab_size)
+    stage("causality")
+    _causality(model, md, settings, tokens, done)
+    stage("differentiability")
+    _gradients(model, tokens, done)
+    stage("compile")
+    _effectiveness(md, config, scale, settings, done, stage)
+    stage("fingerprint")
+    done(Check("fingerprint", True, "", figures={"fingerprint": fingerprint(md)}))
+  except Rejected:
+    return
+
+
+def _load(path: str, done: Callable[[Check], None]) -> MaterializedDesign:
+  try:
+    md = load_design(path).materialize()
+  except DesignError as e:
+    done(Check("load", False, str(e)))
+  done(Check("load", True))
+  return md
+
+
+def _unit_tests(md: MaterializedDesign, done: Callable[[Check], None]) -> None:
+  """Runs the tests of unit files that differ from the library's (library files are tested there)."""
+  library = {unit_source(u) for u in UNIT_FILES}
+  known = {f for f, src in md.design.files.items() if src in library}
+  failures = [f"{u}.{t}: {e}" for u, t, e in md.run_unit_tests(skip_files=known) if e is not None]
+  done(Check("unit_tests", not failures, "; ".join(failures), fatal=False,
+             figures={"unit_test_files_skipped_as_library": sorted(known)}))
+
+
+def _band(md: MaterializedDesign, scale, done) -> ModelConfig:
+  try:
+    sized = autosize(md, scale)
+  except DesignError as e:
+    done(Check("parameter_band", False, f"{e.detail}; make the block's parameter count scale with "
+               "embed_dim like a Transformer block (about 12 * embed_dim^2)"))
+  done(Check("parameter_band", True, figures={
+      "params": sized.params, "reference_params": sized.reference, "ratio": round(sized.ratio, 4),
+      "embed_dim": sized.config.embed_dim, "n_layers": sized.config.n_layers}))
+  return sized.config
+
+
+def _forward(md, settings: CheckSettings, config: ModelConfig, done) -> None:
+  for cfg in (ModelConfig(settings.small_embed_dim, 1, config.vocab_size), config):
+    where = f"at embed_dim {cfg.embed_dim} x {cfg.n_layers} layers"
+    try:
+      model = LanguageModel(md, cfg, rngs=nnx.Rngs(settings.seed))
+      tokens = jnp.zeros((2, settings.length), jnp.int32)
+      logits = nnx.jit(lambda m, t: m(t))(model, tokens)
+    except DesignError as e:
+      done(Check("forward", False, f"{where}: {e}"))
+    except Exception as e:  # unit code can fail in any way
+      done(Check("forward", False, f"{where}: {type(e).__name__}: {e}"))
+    if logits.shape != (2, settings.length, cfg.vocab_size):
+      done(Check("forward", False, f"{where}: logits have shape {logits.shape}"))
+    if not bool(jnp.all(jnp.isfinite(logits))):
+      done(Check("forward", False, f"{where}: the output has NaN or Inf values at initialization; check "
+                 "divisions, logs, square roots and exponentials for unguarded inputs"))
+  done(Check("forward", True))
+
+
+def _causality(model, md, settings: CheckSettings, tokens, done) -> None:
+  step = max(1, (settings.length - 1) // settings.causality_positions)
+  leaks = probes.causality_leaks(model, tokens, range(0, settings.length - 1, step))
+  if leaks:
+    done(Check("causality", False, f"outputs at positions {leaks[:5]} change when only later tokens change: "
+               "the block reads the future. Mask attention scores with a lower-triangular mask, pad "
+               "convolutions on the left only, and never pool or normalize over the length axis"))
+  block = md.build_block(settings.small_embed_dim, (0, 1), nnx.Rngs(settings.seed))
+  x = jax.random.normal(jax.random.key(settings.seed + 1), (1, settings.jacobian_length, settings.small_embed_dim))
+  pairs = probes.jacobian_leaks(block, x)
+  if pairs:
+    done(Check("causality", False, f"the Jacobian shows output t depending on input s > t for (t, s) in "
+               f"{pairs[:5]}: a leak too small for the perturbation test, e.g. a mean or norm over the "
+               "length axis"))
+  done(Check("causality", True))
+
+
+def _gradients(model: LanguageModel, tokens, done) -> None:
+  report = probes.gradient_report(model, tokens)
+  if report.nonfinite:
+    done(Check("differentiability", False, f"non-finite gradients for {report.nonfinite[:5]}; guard "
+               "divisions, logs and square roots (add eps) and clip exponents"))
+  graphdef, state = nnx.split(model)
+  flat = {".".join(map(str, path)): (path, var) for path, var in nnx.to_flat_state(state)}
+  reference = model(tokens)
+  blocked = []
+  for name in report.zero:  # a parameter with no gradient: unused, or used but cut off from the loss?
+    path, var = flat[name]
+    bumped = dict(v for v in flat.values())
+    bumped[path] = var.replace(var[...] + 1.0)
+    if not np.allclose(nnx.merge(graphdef, nnx.from_flat_state(list(bumped.items())))(tokens), reference):
+      blocked.append(name)
+  if blocked:
+    done(Check("differentiability", False, f"parameters {blocked[:5]} change the output but get no gradient; "
+               "remove stop_gradient or non-differentiable ops (argmax, rounding, integer casts) on their path"))
+  unused = [n for n in report.zero if n not in blocked]
+  done(Check("differentiability", True, f"unused parameters (never affect the output; remove them): {unused[:10]}"
+             if unused else "", figures={"unused_parameters": unused}))
+
+
+def _effectiveness(md, config: ModelConfig, scale, settings: CheckSettings, done, stage) -> None:
+  key = jax.random.key(settings.seed + 2)
+  batches = probes.text_batches(probes.library_text(), key, settings.train_steps, settings.batch, settings.length + 1)
+  runs = {}
+  for name, design in (("candidate", md), ("gpt", seed_design("gpt2").materialize())):
+    cfg = config if name == "candidate" else ModelConfig.from_scale(scale)
+    model = LanguageModel(design, cfg, rngs=nnx.Rngs(settings.seed))
+    try:
+      compiled = probes.compile_train_step(model, scale.learning_rate, batches[0])
+    except Exception as e:  # compile failures of unit code
+      done(Check("compile", False, f"the training step does not compile: {type(e).__name__}: {e}"))
+    losses, seconds = compiled.time_steps(batches)
+    runs[name] = (compiled, losses, statistics.median(seconds[1:]))
+    if name == "candidate":
+      done(Check("compile", True, figures={"compile_seconds": round(compiled.compile_seconds, 2),
+                                           "memory_bytes": compiled.memory_bytes, "flops": compiled.flops}))
+      stage("training")
+  (cand, losses, cand_s), (gpt, gpt_losses, gpt_s) = runs["candidate"], runs["gpt"]
+  figures = {"losses": [round(x, 4) for x in losses], "gpt_losses": [round(x, 4) for x in gpt_losses]}
+  if not all(np.isfinite(losses)) or max(losses) > 1e4:
+    done(Check("training", False, f"the loss became {max(losses)} during a short training run; look for "
+               "unstable exponentials, missing normalization or a missing 1/sqrt(d) scale", figures=figures))
+  if float(np.mean(np.gradient(losses))) >= 0:
+    done(Check("training", False, f"the loss did not fall over {len(losses)} steps ({losses[0]:.3f} -> "
+               f"{losses[-1]:.3f}); check that the block's output depends on its input and that the "
+               "residual path is intact", figures=figures))
+  done(Check("training", True, figures=figures))
+  ratios = {"time": cand_s / gpt_s,
+            "memory": _ratio(cand.memory_bytes, gpt.memory_bytes),
+            "flops": _ratio(cand.flops, gpt.flops)}
+  for what, ratio in ratios.items():
+    warn, reject = RATIO_LIMITS[what]
+    figs = {f"{what}_ratio": None if ratio is None else round(ratio, 3)}
+    if what == "time":
+      figs.update(step_seconds=round(cand_s, 5), gpt_step_seconds=round(gpt_s, 5))
+    if ratio is None or ratio <= warn:
+      done(Check(what, True, figures=figs))
+    else:
+      message = (f"{what} per training step is {ratio:.2f}x the GPT seed's at the same scale "
+                 f"(limit {reject:g}x); use chunked or parallel forms instead of Python loops and avoid "
+                 "[length x length x features] intermediates")
+      done(Check(what, False, message, fatal=ratio > reject, figures=figs))
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+  return None if not a or not b else a / b
+
+
+def fingerprint(md: MaterializedDesign, embed_dim: int = 32, length: int = 16) -> str:
+  """A hash of the block's outputs on fixed inputs with a fixed init: equal for equal functions."""
+  graphdef, state = nnx.split(md.build_block(embed_dim, (0, 1), nnx.Rngs(0)))
+  x = jax.random.normal(jax.random.key(0), (2, length, embed_dim))
+  y_BxLxD = jax.jit(lambda s, v: nnx.merge(graphdef, s)(v)[0])(state, x)
+  y = np.round(np.asarray(y_BxLxD, dtype=np.float64), 4) + 0.0  # +0.0 folds -0.0 into 0.0
+  return hashlib.sha256(y.tobytes()).hexdigest()[:16]
