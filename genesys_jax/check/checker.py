@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import pathlib
 import shutil
 import sys
@@ -22,6 +23,17 @@ from genesys_jax.gau.design import Design, load_design
 from genesys_jax.gau.errors import DesignError
 
 PROJECT_ROOT = str(pathlib.Path(genesys_jax.__file__).resolve().parent.parent)
+
+
+def compilation_cache_dir() -> pathlib.Path:
+  """JAX's persistent compilation cache for checks: $GENESYS_JAX_CACHE/xla or ~/.cache/genesys_jax/xla.
+
+  Shared by checks so the GPT reference and unchanged units compile once; the sandbox can write it.
+  """
+  root = os.environ.get("GENESYS_JAX_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "genesys_jax")
+  path = pathlib.Path(root) / "xla"
+  path.mkdir(parents=True, exist_ok=True)
+  return path
 
 
 def check(path: str | pathlib.Path, settings: CheckSettings = CheckSettings(),
@@ -63,10 +75,11 @@ def _check_files(name: str, files: dict[str, str], block_file: str | None, setti
     else:
       (workdir / block_file).write_text(files[block_file])
       target = block_file
+    cache = str(compilation_cache_dir())
     (workdir / "request.json").write_text(json.dumps(
-        {"design": target, "settings": dataclasses.asdict(settings)}))
+        {"design": target, "settings": dataclasses.asdict(settings), "compilation_cache": cache}))
     result = run_sandboxed([sys.executable, "-m", "genesys_jax.check.worker", "request.json"], str(workdir),
-                           limits, pythonpath=PROJECT_ROOT)
+                           limits, pythonpath=PROJECT_ROOT, writable=[cache])
     shutil.rmtree(workdir, ignore_errors=True)
   checks, stages, finished = [vetting], [], False
   for line in result.stdout.splitlines():

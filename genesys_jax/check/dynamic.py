@@ -62,18 +62,19 @@ def run_checks(design_path: str, settings: CheckSettings, emit: Callable[[Check]
     md = _load(design_path, done)
     stage("unit_tests")
     _unit_tests(md, done)
-    stage("parameter_band")
     scale = get_scale(settings.scale)
-    config = _band(md, scale, done)
+    rung = ModelConfig.from_scale(scale)
     stage("forward")
-    _forward(md, settings, config, done)
-    model = LanguageModel(md, config, rngs=nnx.Rngs(settings.seed))
+    _forward(md, settings, rung, done)
+    model = LanguageModel(md, rung, rngs=nnx.Rngs(settings.seed))
     key = jax.random.key(settings.seed)
-    tokens = jax.random.randint(key, (settings.batch, settings.length), 0, config.vocab_size)
+    tokens = jax.random.randint(key, (settings.batch, settings.length), 0, rung.vocab_size)
     stage("causality")
     _causality(model, md, settings, tokens, done)
     stage("differentiability")
     _gradients(model, tokens, done)
+    stage("parameter_band")
+    config = _band(md, scale, done)
     stage("compile")
     _effectiveness(md, config, scale, settings, done, stage)
     stage("fingerprint")
@@ -113,16 +114,18 @@ def _band(md: MaterializedDesign, scale, done) -> ModelConfig:
 
 
 def _forward(md, settings: CheckSettings, config: ModelConfig, done) -> None:
+  """Builds and runs the model at a small size and at the rung's GPT shape."""
   for cfg in (ModelConfig(settings.small_embed_dim, 1, config.vocab_size), config):
     where = f"at embed_dim {cfg.embed_dim} x {cfg.n_layers} layers"
     try:
       model = LanguageModel(md, cfg, rngs=nnx.Rngs(settings.seed))
       tokens = jnp.zeros((2, settings.length), jnp.int32)
       logits = nnx.jit(lambda m, t: m(t))(model, tokens)
-    except DesignError as e:
-      done(Check("forward", False, f"{where}: {e}"))
     except Exception as e:  # unit code can fail in any way
-      done(Check("forward", False, f"{where}: {type(e).__name__}: {e}"))
+      text = str(e) if isinstance(e, DesignError) else f"{type(e).__name__}: {e}"
+      hint = (" (out of memory under the sandbox's memory limit; allocate less)"
+              if isinstance(e, MemoryError) or "RESOURCE_EXHAUSTED" in text else "")
+      done(Check("forward", False, f"{where}: {text[:600]}{hint}"))
     if logits.shape != (2, settings.length, cfg.vocab_size):
       done(Check("forward", False, f"{where}: logits have shape {logits.shape}"))
     if not bool(jnp.all(jnp.isfinite(logits))):

@@ -57,8 +57,10 @@ def bubblewrap_works() -> bool:
   return probe.returncode == 0
 
 
-def _bwrap_args(workdir: str) -> list[str]:
+def _bwrap_args(workdir: str, writable: Sequence[str] = ()) -> list[str]:
   args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+  for path in writable:
+    args += ["--bind", path, path]
   if workdir != "/":
     args += ["--bind", workdir, workdir, "--chdir", workdir]
   return args + ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
@@ -84,13 +86,18 @@ def scrubbed_env(workdir: str, pythonpath: str | None = None) -> dict[str, str]:
 
 
 def run_sandboxed(argv: Sequence[str], workdir: str, limits: Limits = Limits(),
-                  pythonpath: str | None = None, use_bubblewrap: bool = True) -> SandboxResult:
-  """Runs `argv` confined to `workdir` under `limits`; never raises for what the child does."""
+                  pythonpath: str | None = None, use_bubblewrap: bool = True,
+                  writable: Sequence[str] = ()) -> SandboxResult:
+  """Runs `argv` confined to `workdir` under `limits`; never raises for what the child does.
+
+  `writable` directories stay writable under bubblewrap (e.g. the compilation cache).
+  """
   workdir = os.path.realpath(workdir)
+  writable = [os.path.realpath(w) for w in writable]
   layers = ["scrubbed-env", "private-workdir", "rlimits", "timeout-kills-process-group"]
   cmd = list(argv)
   if use_bubblewrap and bubblewrap_works():
-    cmd = ["bwrap", *_bwrap_args(workdir), *cmd]
+    cmd = ["bwrap", *_bwrap_args(workdir, writable), *cmd]
     layers.append("bubblewrap(no-network,private-tmp,read-only-root,pid-namespace)")
   start = time.perf_counter()
   proc = subprocess.Popen(cmd, cwd=workdir, env=scrubbed_env(workdir, pythonpath), stdin=subprocess.DEVNULL,

@@ -11,6 +11,8 @@ import json
 import sys
 import time
 
+import jax
+
 from genesys_jax.check.dynamic import CheckSettings, run_checks
 from genesys_jax.check.report import Check
 
@@ -27,6 +29,9 @@ def main(request_path: str) -> None:
   with open(request_path) as f:  # our own request file, written by the parent
     request = json.load(f)
   settings = CheckSettings(**request["settings"])
+  if request.get("compilation_cache"):
+    jax.config.update("jax_compilation_cache_dir", request["compilation_cache"])
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.3)
 
   def emit(check: Check) -> None:
     _print({"check": check.to_json()})

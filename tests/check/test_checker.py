@@ -1,0 +1,112 @@
+"""The checker end to end: seeds accepted; hostile and wrong designs rejected with a reason; no trace left."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from genesys_jax.check.checker import check
+from genesys_jax.check.dynamic import CheckSettings
+from genesys_jax.check.sandbox import Limits
+from genesys_jax.units.seeds import SEED_NAMES, seed_design
+
+HOSTILE = pathlib.Path(__file__).parent / "hostile"
+MARKER = "/tmp/genesys_marker_should_not_exist"
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _failed(report):
+  return {c.name: c.message for c in report.checks if not c.ok and c.fatal}
+
+
+@pytest.mark.parametrize("seed", SEED_NAMES)
+def test_seeds_are_accepted(seed, tmp_path):
+  report = check(seed_design(seed).save(tmp_path / seed))
+  assert report.ok, report.feedback()
+  names = [c.name for c in report.checks]
+  assert names == ["static_vetting", "load", "unit_tests", "forward", "causality", "differentiability",
+                   "parameter_band", "compile", "training", "time", "memory", "flops", "fingerprint"]
+  assert 0.8 <= report.figures["ratio"] <= 1.2
+  assert report.figures["fingerprint"] and report.figures["time_ratio"] > 0
+
+
+@pytest.mark.parametrize("fname, stage, reason", [
+    ("writes_marker.py", "static_vetting", "line 6: 'open' is not allowed"),
+    ("escapes_via_subclasses.py", "static_vetting", "dunder attributes are used for escapes"),
+    ("syntax_error.py", "static_vetting", "line 5: syntax error"),
+    ("wrong_shape.py", "forward", "output Y has shape (2, 64, 16) but input X has (2, 64, 32)"),
+    ("makes_nan.py", "forward", "NaN or Inf"),
+    ("flipped_attention.py", "causality", "change when only later tokens change"),
+    ("tiny_leak.py", "causality", "the Jacobian shows output t depending on input s > t"),
+    ("blocked_gradient.py", "differentiability", "change the output but get no gradient"),
+])
+def test_wrong_and_hostile_designs_are_rejected(fname, stage, reason):
+  report = check(HOSTILE / fname)
+  assert not report.ok
+  failed = _failed(report)
+  assert list(failed) == [stage], report.feedback()
+  assert reason in failed[stage]
+  assert not os.path.exists(MARKER)
+
+
+def test_infinite_loop_hits_the_timeout():
+  report = check(HOSTILE / "infinite_loop.py", limits=Limits(timeout_s=15))
+  assert _failed(report) == {
+      "forward": "exceeded the wall-clock timeout of 15 s during the forward stage; make the unit cheaper or fix it"}
+
+
+def test_huge_allocation_hits_the_memory_limit():
+  report = check(HOSTILE / "huge_allocation.py", limits=Limits(memory_bytes=4 * 2**30))
+  failed = _failed(report)
+  assert list(failed) == ["forward"] and "out of memory" in failed["forward"], failed
+
+
+def test_unused_parameter_is_reported_but_accepted():
+  report = check(HOSTILE / "unused_parameter.py")
+  assert report.ok, report.feedback()
+  (grad_check,) = [c for c in report.checks if c.name == "differentiability"]
+  assert "blocks.0.spare" in grad_check.message
+
+
+def test_whole_hostile_set_leaves_no_trace(tmp_path):
+  before = set(os.listdir("/tmp"))
+  for path in sorted(HOSTILE.glob("*.py")):
+    if path.name not in ("infinite_loop.py", "huge_allocation.py"):  # covered above, slow
+      check(path, settings=CheckSettings(train_steps=4))
+  leftover = {p for p in set(os.listdir("/tmp")) - before if p.startswith("genesys_check_")}
+  assert not leftover and not os.path.exists(MARKER)
+  survivors = subprocess.run(["pgrep", "-f", "genesys_jax.check.worker"], capture_output=True, text=True)
+  assert survivors.stdout.strip() == ""
+
+
+def _cli(*args):
+  return subprocess.run([sys.executable, "-m", "genesys_jax.check", *args], cwd=ROOT, capture_output=True,
+                        text=True, timeout=600)
+
+
+def test_cli_json_and_exit_codes(tmp_path):
+  accepted = _cli(str(seed_design("gpt2").save(tmp_path / "gpt2")), "--json")
+  assert accepted.returncode == 0, accepted.stderr[-2000:]
+  report = json.loads(accepted.stdout)
+  assert report["ok"] is True and all({"name", "ok", "message"} <= set(c) for c in report["checks"])
+  rejected = _cli(str(HOSTILE / "writes_marker.py"), "--json")
+  assert rejected.returncode == 1 and json.loads(rejected.stdout)["ok"] is False
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing_dir"], "no such design path: missing_dir"),
+    ([], "give exactly one PATH"),
+    (["README.md"], "neither a design directory nor a .py block file"),
+    (["configs", "--scale", "1B"], "unknown --scale '1B'"),
+    (["configs", "--timeout", "-1"], "--timeout must be positive"),
+    (["configs", "--bogus"], "Unknown command line flag 'bogus'"),
+])
+def test_cli_usage_errors(args, message):
+  result = _cli(*args)
+  assert result.returncode == 2
+  errors = [l for l in result.stderr.splitlines() if l.startswith("error:")]
+  assert len(errors) == 1 and message in errors[0], result.stderr
+  assert "Traceback" not in result.stderr
