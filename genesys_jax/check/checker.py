@@ -14,7 +14,6 @@ import sys
 import tempfile
 import time
 
-import genesys_jax
 from genesys_jax.check import vet
 from genesys_jax.check.dynamic import CheckSettings
 from genesys_jax.check.report import Check, CheckReport
@@ -22,7 +21,6 @@ from genesys_jax.check.sandbox import Limits, run_sandboxed
 from genesys_jax.gau.design import Design, load_design
 from genesys_jax.gau.errors import DesignError
 
-PROJECT_ROOT = str(pathlib.Path(genesys_jax.__file__).resolve().parent.parent)
 
 
 def compilation_cache_dir() -> pathlib.Path:
@@ -79,7 +77,7 @@ def _check_files(name: str, files: dict[str, str], block_file: str | None, setti
     (workdir / "request.json").write_text(json.dumps(
         {"design": target, "settings": dataclasses.asdict(settings), "compilation_cache": cache}))
     result = run_sandboxed([sys.executable, "-m", "genesys_jax.check.worker", "request.json"], str(workdir),
-                           limits, pythonpath=PROJECT_ROOT, writable=[cache])
+                           limits, writable=[cache])
     shutil.rmtree(workdir, ignore_errors=True)
   checks, stages, finished = [vetting], [], False
   for line in result.stdout.splitlines():

@@ -11,10 +11,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-import resource
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Sequence
 
@@ -67,26 +67,24 @@ def _bwrap_args(workdir: str, writable: Sequence[str] = ()) -> list[str]:
                  "--die-with-parent", "--new-session", "--"]
 
 
-def _set_limits(limits: Limits) -> None:
-  """Runs in the child between fork and exec: its own session (process group) and rlimits."""
-  os.setsid()
-  for rlimit, value in ((resource.RLIMIT_AS, limits.memory_bytes), (resource.RLIMIT_CPU, limits.cpu_seconds),
-                        (resource.RLIMIT_NPROC, limits.max_processes),
-                        (resource.RLIMIT_FSIZE, limits.max_file_bytes), (resource.RLIMIT_CORE, 0)):
-    resource.setrlimit(rlimit, (value, value))
+def _with_limits(cmd: list[str], limits: Limits) -> list[str]:
+  """`cmd` run through `rlimit_exec`, which sets the resource limits and then execs it."""
+  return [sys.executable, "-m", "genesys_jax.check.rlimit_exec", str(limits.memory_bytes), str(limits.cpu_seconds),
+          str(limits.max_processes), str(limits.max_file_bytes), "--", *cmd]
 
 
-def scrubbed_env(workdir: str, pythonpath: str | None = None) -> dict[str, str]:
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def scrubbed_env(workdir: str) -> dict[str, str]:
   """The environment of a sandboxed process: a few harmless variables, no secrets."""
   env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
-  env.update(HOME=workdir, TMPDIR=workdir, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
-  if pythonpath:
-    env["PYTHONPATH"] = pythonpath
+  env.update(HOME=workdir, TMPDIR=workdir, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1",
+             PYTHONPATH=PROJECT_ROOT)  # so the sandboxed interpreter finds genesys_jax
   return env
 
 
-def run_sandboxed(argv: Sequence[str], workdir: str, limits: Limits = Limits(),
-                  pythonpath: str | None = None, use_bubblewrap: bool = True,
+def run_sandboxed(argv: Sequence[str], workdir: str, limits: Limits = Limits(), use_bubblewrap: bool = True,
                   writable: Sequence[str] = ()) -> SandboxResult:
   """Runs `argv` confined to `workdir` under `limits`; never raises for what the child does.
 
@@ -95,14 +93,13 @@ def run_sandboxed(argv: Sequence[str], workdir: str, limits: Limits = Limits(),
   workdir = os.path.realpath(workdir)
   writable = [os.path.realpath(w) for w in writable]
   layers = ["scrubbed-env", "private-workdir", "rlimits", "timeout-kills-process-group"]
-  cmd = list(argv)
+  cmd = _with_limits(list(argv), limits)
   if use_bubblewrap and bubblewrap_works():
     cmd = ["bwrap", *_bwrap_args(workdir, writable), *cmd]
     layers.append("bubblewrap(no-network,private-tmp,read-only-root,pid-namespace)")
   start = time.perf_counter()
-  proc = subprocess.Popen(cmd, cwd=workdir, env=scrubbed_env(workdir, pythonpath), stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                          preexec_fn=lambda: _set_limits(limits))
+  proc = subprocess.Popen(cmd, cwd=workdir, env=scrubbed_env(workdir), stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
   timed_out = False
   try:
     stdout, stderr = proc.communicate(timeout=limits.timeout_s)
