@@ -102,7 +102,6 @@ def _check_files(name: str, files: dict[str, str], block_file: str | None, setti
   figures = {k: v for c in checks for k, v in c.figures.items()}
   for (stage_name, t0), (_, t1) in zip(stages, stages[1:]):
     seconds[stage_name] = round(seconds.get(stage_name, 0.0) + t1 - t0, 3)
-  seconds["worker_startup"] = round(stages[0][1], 3) if stages else None
   seconds["sandbox_total"] = round(result.seconds, 2)
   return CheckReport(name, tuple(checks), figures, result.layers, seconds)
 
