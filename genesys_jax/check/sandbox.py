@@ -21,6 +21,8 @@ from collections.abc import Sequence
 PASSED_ENV = ("PATH", "LANG", "LC_ALL", "JAX_PLATFORMS", "XLA_FLAGS", "TF_CPP_MIN_LOG_LEVEL")
 """The only environment variables a sandboxed process sees (plus HOME, TMPDIR, PYTHONPATH we set)."""
 
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 
 @dataclasses.dataclass(frozen=True)
 class Limits:
@@ -59,6 +61,8 @@ def bubblewrap_works() -> bool:
 
 def _bwrap_args(workdir: str, writable: Sequence[str] = ()) -> list[str]:
   args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+  for path in _needed_under_tmp():  # the interpreter and the project must stay visible, read-only
+    args += ["--ro-bind", path, path]
   for path in writable:
     args += ["--bind", path, path]
   if workdir != "/":
@@ -67,13 +71,16 @@ def _bwrap_args(workdir: str, writable: Sequence[str] = ()) -> list[str]:
                  "--die-with-parent", "--new-session", "--"]
 
 
+def _needed_under_tmp() -> list[str]:
+  """The interpreter's prefixes and the project, where they live under /tmp (hidden by the private /tmp)."""
+  paths = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, PROJECT_ROOT)}
+  return sorted(p for p in paths if p == "/tmp" or p.startswith("/tmp/"))
+
+
 def _with_limits(cmd: list[str], limits: Limits) -> list[str]:
   """`cmd` run through `rlimit_exec`, which sets the resource limits and then execs it."""
   return [sys.executable, "-m", "genesys_jax.check.rlimit_exec", str(limits.memory_bytes), str(limits.cpu_seconds),
           str(limits.max_processes), str(limits.max_file_bytes), "--", *cmd]
-
-
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def scrubbed_env(workdir: str) -> dict[str, str]:
