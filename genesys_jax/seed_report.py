@@ -59,7 +59,8 @@ def verify_seed(name: str, config: ml_collections.ConfigDict, workdir: pathlib.P
   model = LanguageModel(md, sized.config, rngs=nnx.Rngs(config.seed))
   tokens = jax.random.randint(key, (p.batch, p.length), 0, rung.vocab_size)
   step = max(1, (p.length - 1) // p.causality_positions)
-  leaks = probes.causality_leaks(model, tokens, range(0, p.length - 1, step))
+  leaks = probes.causality_leaks(probes.jitted_forward(model), tokens, range(0, p.length - 1, step),
+                                 rung.vocab_size)
   grads = probes.gradient_report(model, tokens)
   losses = probes.short_training(
       model, probes.cycle_batches(key, p.train_steps, p.batch, p.length, rung.vocab_size), p.learning_rate)

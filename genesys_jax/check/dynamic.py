@@ -64,15 +64,14 @@ def run_checks(design_path: str, settings: CheckSettings, emit: Callable[[Check]
     _unit_tests(md, done)
     scale = get_scale(settings.scale)
     rung = ModelConfig.from_scale(scale)
-    stage("forward")
-    _forward(md, settings, rung, done)
-    model = LanguageModel(md, rung, rngs=nnx.Rngs(settings.seed))
     key = jax.random.key(settings.seed)
     tokens = jax.random.randint(key, (settings.batch, settings.length), 0, rung.vocab_size)
+    stage("forward")
+    small_model, forward = _forward(md, settings, rung, tokens, done)
     stage("causality")
-    _causality(model, md, settings, tokens, done)
+    _causality(forward, md, settings, tokens, rung.vocab_size, done)
     stage("differentiability")
-    _gradients(model, tokens, done)
+    _gradients(small_model, tokens, done)
     stage("parameter_band")
     config = _band(md, scale, done)
     stage("compile")
@@ -113,30 +112,33 @@ def _band(md: MaterializedDesign, scale, done) -> ModelConfig:
   return sized.config
 
 
-def _forward(md, settings: CheckSettings, config: ModelConfig, done) -> None:
-  """Builds and runs the model at a small size and at the rung's GPT shape."""
+def _forward(md, settings: CheckSettings, config: ModelConfig, tokens, done):
+  """Builds and runs the model at a small size (one block) and at the rung's GPT shape; returns the small
+  model (for the gradient stage) and the rung model's jitted forward (for the causality stage)."""
+  models = []
   for cfg in (ModelConfig(settings.small_embed_dim, 1, config.vocab_size), config):
     where = f"at embed_dim {cfg.embed_dim} x {cfg.n_layers} layers"
     try:
-      model = LanguageModel(md, cfg, rngs=nnx.Rngs(settings.seed))
-      tokens = jnp.zeros((2, settings.length), jnp.int32)
-      logits = nnx.jit(lambda m, t: m(t))(model, tokens)
+      models.append(LanguageModel(md, cfg, rngs=nnx.Rngs(settings.seed)))
+      forward = probes.jitted_forward(models[-1])
+      logits = forward(tokens)
     except Exception as e:  # unit code can fail in any way
       text = str(e) if isinstance(e, DesignError) else f"{type(e).__name__}: {e}"
       hint = (" (out of memory under the sandbox's memory limit; allocate less)"
               if isinstance(e, MemoryError) or "RESOURCE_EXHAUSTED" in text else "")
       done(Check("forward", False, f"{where}: {text[:600]}{hint}"))
-    if logits.shape != (2, settings.length, cfg.vocab_size):
+    if logits.shape != tokens.shape + (cfg.vocab_size,):
       done(Check("forward", False, f"{where}: logits have shape {logits.shape}"))
     if not bool(jnp.all(jnp.isfinite(logits))):
       done(Check("forward", False, f"{where}: the output has NaN or Inf values at initialization; check "
                  "divisions, logs, square roots and exponentials for unguarded inputs"))
   done(Check("forward", True))
+  return models[0], forward
 
 
-def _causality(model, md, settings: CheckSettings, tokens, done) -> None:
+def _causality(forward, md, settings: CheckSettings, tokens, vocab: int, done) -> None:
   step = max(1, (settings.length - 1) // settings.causality_positions)
-  leaks = probes.causality_leaks(model, tokens, range(0, settings.length - 1, step))
+  leaks = probes.causality_leaks(forward, tokens, range(0, settings.length - 1, step), vocab)
   if leaks:
     done(Check("causality", False, f"outputs at positions {leaks[:5]} change when only later tokens change: "
                "the block reads the future. Mask attention scores with a lower-triangular mask, pad "

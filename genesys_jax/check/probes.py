@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.resources
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -26,12 +26,16 @@ def next_token_loss(model: LanguageModel, tokens_BxL: jax.Array) -> jax.Array:
   return optax.softmax_cross_entropy_with_integer_labels(logits, tokens_BxL[:, 1:]).mean()
 
 
-def causality_leaks(model: LanguageModel, tokens_BxL: jax.Array, positions: Sequence[int],
-                    atol: float = 1e-5) -> list[int]:
-  """Positions t whose outputs up to t change when the tokens after t change (should be none)."""
+def jitted_forward(model: nnx.Module) -> Callable[[jax.Array], jax.Array]:
+  """`tokens -> logits` for `model` as one jitted function (compiled once per input shape)."""
   graphdef, state = nnx.split(model)
-  forward = jax.jit(lambda t: nnx.merge(graphdef, state)(t))
-  vocab = model.config.vocab_size
+  forward = jax.jit(lambda s, t: nnx.merge(graphdef, s)(t))
+  return lambda tokens: forward(state, tokens)
+
+
+def causality_leaks(forward: Callable[[jax.Array], jax.Array], tokens_BxL: jax.Array, positions: Sequence[int],
+                    vocab: int, atol: float = 1e-5) -> list[int]:
+  """Positions t whose outputs up to t change when the tokens after t change (should be none)."""
   base = np.asarray(forward(tokens_BxL))
   leaks = []
   for t in positions:

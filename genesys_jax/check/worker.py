@@ -31,7 +31,7 @@ def main(request_path: str) -> None:
   settings = CheckSettings(**request["settings"])
   if request.get("compilation_cache"):
     jax.config.update("jax_compilation_cache_dir", request["compilation_cache"])
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.3)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 
   def emit(check: Check) -> None:
     _print({"check": check.to_json()})

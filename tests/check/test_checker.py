@@ -37,7 +37,7 @@ def test_seeds_are_accepted(seed, tmp_path):
     ("writes_marker.py", "static_vetting", "line 6: 'open' is not allowed"),
     ("escapes_via_subclasses.py", "static_vetting", "dunder attributes are used for escapes"),
     ("syntax_error.py", "static_vetting", "line 5: syntax error"),
-    ("wrong_shape.py", "forward", "output Y has shape (2, 64, 16) but input X has (2, 64, 32)"),
+    ("wrong_shape.py", "forward", "output Y has shape (4, 64, 16) but input X has (4, 64, 32)"),
     ("makes_nan.py", "forward", "NaN or Inf"),
     ("flipped_attention.py", "causality", "change when only later tokens change"),
     ("tiny_leak.py", "causality", "the Jacobian shows output t depending on input s > t"),

@@ -47,7 +47,7 @@ def _model(src):
 
 def test_causality_probe_finds_leaks():
   tokens = jax.random.randint(jax.random.key(0), (2, 10), 0, 32)
-  assert probes.causality_leaks(_model(LEAKY), tokens, range(9)) == list(range(9))
+  assert probes.causality_leaks(probes.jitted_forward(_model(LEAKY)), tokens, range(9), 32) == list(range(9))
 
 
 def test_jacobian_probe_finds_a_leak_too_small_for_tolerance():
