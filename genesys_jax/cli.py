@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 import ml_collections
-from absl import app, flags
+from absl import app, flags, logging
 from ml_collections import config_flags
 
 USAGE_EXIT_CODE = 2
@@ -65,6 +65,8 @@ def run(main: Callable[[Sequence[str]], int | None], max_args: int = 0) -> None:
   `max_args` is how many positional arguments `main` takes.
   """
   def guarded(argv: Sequence[str]) -> int | None:
+    if not flags.FLAGS["verbosity"].present:  # JAX's backend probing logs at INFO; keep the output clean
+      logging.set_verbosity(logging.WARNING)
     if len(argv) > 1 + max_args:
       fail(f"unexpected arguments {list(argv[1:])}; everything is passed as --flags")
     try:

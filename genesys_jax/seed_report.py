@@ -1,7 +1,8 @@
 """Verify the seed designs: unit tests, auto-sizing on the ladders, and dynamic probes at the lowest rung.
 
 Results go to `<workdir>/seeds/<name>.json` (written atomically), designs to `<workdir>/designs/`.
-A seed whose result exists is not redone, so an interrupted run resumes where it stopped.
+A seed whose result exists under the same settings is not redone, so an interrupted run resumes where
+it stopped.
 """
 
 from __future__ import annotations
@@ -88,20 +89,27 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[dict[s
   records = []
   for name in config.seeds:
     path = results_dir / f"{name}.json"
-    if path.exists():
-      record = json.loads(path.read_text())
+    record = json.loads(path.read_text()) if path.exists() else None
+    if record is not None and record.get("settings") == _settings(config):
       print(f"{name}: already verified ({'ok' if record['ok'] else 'FAILED'}), kept")
     else:
       try:
         record = verify_seed(name, config, workdir)
       except DesignError as e:
         record = {"seed": name, "ok": False, "error": str(e)}
+      record["settings"] = _settings(config)
       tmp = path.with_suffix(".json.tmp")
       tmp.write_text(json.dumps(record, indent=2) + "\n")
       tmp.replace(path)
       print(_summary_line(record), flush=True)
     records.append(record)
   return records
+
+
+def _settings(config: ml_collections.ConfigDict) -> dict[str, Any]:
+  """What a seed's result depends on: a stored result is reused only under the same settings."""
+  return {"ladder": config.ladder, "sizing_ladders": list(config.sizing_ladders),
+          "size_tolerance": config.size_tolerance, "seed": config.seed, "probe": config.probe.to_dict()}
 
 
 def _summary_line(record: dict[str, Any]) -> str:

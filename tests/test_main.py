@@ -31,6 +31,9 @@ def test_smoke_run_verifies_and_resumes(tmp_path):
   assert again.returncode == 0
   assert "gpt2: already verified (ok), kept" in again.stdout
   assert json.loads((tmp_path / "seeds" / "gpt2.json").read_text()) == record
+  changed = _main(*args[:-1], "--config.seeds=('gpt2',)", "--config.probe.train_steps=5")
+  assert changed.returncode == 0 and "already verified" not in changed.stdout
+  assert json.loads((tmp_path / "seeds" / "gpt2.json").read_text())["settings"]["probe"]["train_steps"] == 5
 
 
 @pytest.mark.parametrize("args, message", [
