@@ -9,7 +9,6 @@ import dataclasses
 import json
 import os
 import pathlib
-import shutil
 import sys
 import tempfile
 import time
@@ -20,7 +19,6 @@ from genesys_jax.check.report import Check, CheckReport
 from genesys_jax.check.sandbox import Limits, run_sandboxed
 from genesys_jax.gau.design import Design, load_design
 from genesys_jax.gau.errors import DesignError
-
 
 
 def compilation_cache_dir() -> pathlib.Path:
@@ -45,7 +43,10 @@ def check(path: str | pathlib.Path, settings: CheckSettings = CheckSettings(),
     except DesignError as e:
       return CheckReport(path.name, (Check("load", False, str(e)),), {}, (), {})
     return check_design(design, settings, limits)
-  files = {path.name: path.read_text()}
+  try:
+    files = {path.name: path.read_text()}
+  except UnicodeDecodeError as e:
+    return CheckReport(path.stem, (Check("load", False, f"{path.name} is not UTF-8 text: {e}"),), {}, (), {})
   return _check_files(path.stem, files, path.name, settings, limits, start)
 
 
@@ -78,7 +79,6 @@ def _check_files(name: str, files: dict[str, str], block_file: str | None, setti
         {"design": target, "settings": dataclasses.asdict(settings), "compilation_cache": cache}))
     result = run_sandboxed([sys.executable, "-m", "genesys_jax.check.worker", "request.json"], str(workdir),
                            limits, writable=[cache])
-    shutil.rmtree(workdir, ignore_errors=True)
   checks, stages, finished = [vetting], [], False
   for line in result.stdout.splitlines():
     try:
