@@ -5,6 +5,7 @@ from __future__ import annotations
 import pathlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 import ml_collections
 from absl import app, flags, logging
@@ -17,7 +18,7 @@ class UsageProblem(Exception):
   """Bad input from the user (flag, config, path or design file); its message is one sentence."""
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
   """Prints `error: message` to stderr and exits with the usage exit code."""
   print(f"error: {message}", file=sys.stderr)
   sys.exit(USAGE_EXIT_CODE)
@@ -41,7 +42,6 @@ def _parse_flags(argv: Sequence[str]) -> list[str]:
          "see the config file for its fields")
   except Exception as e:  # other config override problems surface here as any exception
     fail(f"bad flag or config override: {type(e).__name__}: {_one_line(e)}")
-  return []
 
 
 def load_config(holder: flags.FlagHolder) -> ml_collections.ConfigDict:
@@ -73,5 +73,4 @@ def run(main: Callable[[Sequence[str]], int | None], max_args: int = 0) -> None:
       return main(argv)
     except UsageProblem as e:
       fail(str(e))
-    return None
   app.run(guarded, flags_parser=_parse_flags)

@@ -47,14 +47,13 @@ def verify_seed(name: str, config: ml_collections.ConfigDict, workdir: pathlib.P
   design.save(workdir / "designs" / f"{name}-{design.content_hash()}")
   md = design.materialize()
   unit_tests = [{"unit": u, "test": t, "error": e} for u, t, e in md.run_unit_tests()]
-  sizes = {}
-  for ladder in config.sizing_ladders:
-    for scale in LADDERS[ladder]:
-      sized = autosize(md, scale, config.size_tolerance)
-      sizes[scale.name] = {"embed_dim": sized.config.embed_dim, "n_layers": sized.config.n_layers,
-                           "params": sized.params, "reference": sized.reference, "ratio": round(sized.ratio, 4)}
   rung = LADDERS[config.ladder][0]
-  sized = autosize(md, rung, config.size_tolerance)
+  scales = {s.name: s for ladder in config.sizing_ladders for s in LADDERS[ladder]} | {rung.name: rung}
+  sized_at = {name: autosize(md, scale, config.size_tolerance) for name, scale in scales.items()}
+  sizes = {name: {"embed_dim": s.config.embed_dim, "n_layers": s.config.n_layers, "params": s.params,
+                  "reference": s.reference, "ratio": round(s.ratio, 4)}
+           for name, s in sized_at.items()}
+  sized = sized_at[rung.name]
   p = config.probe
   key = jax.random.key(config.seed)
   model = LanguageModel(md, sized.config, rngs=nnx.Rngs(config.seed))

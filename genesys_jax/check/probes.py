@@ -77,16 +77,8 @@ def gradient_report(model: LanguageModel, tokens_BxL: jax.Array) -> GradientRepo
 
 
 def short_training(model: LanguageModel, batches: Sequence[jax.Array], learning_rate: float) -> list[float]:
-  """Adam on `batches` in order, one step each; returns the loss before each step."""
-  optimizer = nnx.Optimizer(model, optax.adam(learning_rate), wrt=nnx.Param)
-
-  @nnx.jit
-  def step(m: LanguageModel, opt: nnx.Optimizer, tokens: jax.Array) -> jax.Array:
-    loss, grads = nnx.value_and_grad(next_token_loss)(m, tokens)
-    opt.update(m, grads)
-    return loss
-
-  return [float(step(model, optimizer, b)) for b in batches]
+  """AdamW on `batches` in order, one step each; returns the loss before each step."""
+  return compile_train_step(model, learning_rate, batches[0]).time_steps(batches)[0]
 
 
 def cycle_batches(key: jax.Array, n: int, batch: int, length: int, vocab: int,
