@@ -10,6 +10,8 @@ training run) at the lowest rung of `ladder`.
 
 import ml_collections
 
+from genesys_jax.verify.settings import verify_config
+
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
@@ -25,6 +27,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.probe.causality_positions = 8
   config.probe.train_steps = 30
   config.probe.learning_rate = 3e-3
+
+  config.verify = verify_config()  # how `python -m genesys_jax.verify` trains and evaluates a design
 
   if arg == "smoke":
     config.sizing_ladders = ("micro",)

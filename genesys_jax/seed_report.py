@@ -18,6 +18,7 @@ from flax import nnx
 
 from genesys_jax.check import probes
 from genesys_jax.cli import UsageProblem
+from genesys_jax.files import write_json_atomic
 from genesys_jax.gau.composer import LanguageModel
 from genesys_jax.gau.errors import DesignError
 from genesys_jax.gau.scales import LADDERS
@@ -97,9 +98,7 @@ def run(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> list[dict[s
       except DesignError as e:
         record = {"seed": name, "ok": False, "error": str(e)}
       record["settings"] = _settings(config)
-      tmp = path.with_suffix(".json.tmp")
-      tmp.write_text(json.dumps(record, indent=2) + "\n")
-      tmp.replace(path)
+      write_json_atomic(path, record)
       print(_summary_line(record), flush=True)
     records.append(record)
   return records

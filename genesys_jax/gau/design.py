@@ -20,6 +20,7 @@ from typing import Any
 
 from flax import nnx
 
+from genesys_jax.files import write_json_atomic
 from genesys_jax.gau.base import GAUBase, is_gau_test, resolving_children
 from genesys_jax.gau.errors import DesignError
 
@@ -105,9 +106,7 @@ class Design:
         "lineage": dataclasses.asdict(self.lineage),
         "content_hash": self.content_hash(),
     }
-    tmp = directory / (MANIFEST + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    tmp.replace(directory / MANIFEST)
+    write_json_atomic(directory / MANIFEST, manifest, sort_keys=True)
     return directory
 
   # ---- building -------------------------------------------------------------------------------

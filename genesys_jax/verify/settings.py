@@ -1,0 +1,107 @@
+"""The `verify` section of a config: data, training, checkpoints, evaluation, diagnostics and mesh.
+
+Configs include it with `config.verify = verify_config()` and override fields after. Zero for a
+rung-dependent field (batch tokens, learning rate, token multiplier) means "the rung's own value".
+"""
+
+from __future__ import annotations
+
+import ml_collections
+
+from genesys_jax.gau.sharding import DEFAULT_RULES, MESH_AXES
+
+
+def _rule_text(target) -> str:
+  return ",".join((target,) if isinstance(target, str) else tuple(target or ()))
+
+
+def verify_config() -> ml_collections.ConfigDict:
+  """Defaults that train and evaluate on the bundled corpus with the byte tokenizer."""
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+
+  c.data = ml_collections.ConfigDict()
+  c.data.source = "bundled"            # 'bundled' (offline corpus in the package) or 'tfds'
+  c.data.tfds_name = ""                # e.g. 'my_fineweb_edu' built with `tfds build` (array_record)
+  c.data.tfds_data_dir = ""
+  c.data.tfds_splits = ml_collections.ConfigDict({"train": "train", "validation": "validation", "test": "test"})
+  c.data.text_key = "text"
+  c.data.tokenizer = "byte"            # 'byte' or 'sentencepiece'
+  c.data.tokenizer_model = ""          # a SentencePiece .model file
+
+  c.train = ml_collections.ConfigDict()
+  c.train.batch_tokens = 0             # tokens per optimizer step (0: the rung's)
+  c.train.learning_rate = 0.0          # peak learning rate (0: the rung's)
+  c.train.token_multiplier = 0         # training tokens = parameters x this (0: the rung's)
+  c.train.max_steps = 0                # cap on the steps (0: none); for smoke runs
+  c.train.warmup_fraction = 0.05
+  c.train.final_lr_fraction = 0.1
+  c.train.b1 = 0.9
+  c.train.b2 = 0.95
+  c.train.weight_decay = 0.1
+  c.train.clip_norm = 1.0
+  c.train.compute_dtype = "auto"       # bfloat16 on GPU/TPU, float32 on CPU
+  c.train.divergence_factor = 2.0      # loss above this x the first step's ends the run as diverged
+  c.train.memory_fraction = 0.9        # the compile gate rejects steps needing more of a device
+  c.train.log_every = 10
+
+  c.checkpoint = ml_collections.ConfigDict()
+  c.checkpoint.every_steps = 50
+  c.checkpoint.keep = 2
+
+  c.eval = ml_collections.ConfigDict()
+  c.eval.max_batches = 40              # per held-out split
+  c.eval.task_files = ()               # JSONL multiple-choice tasks (name = file stem)
+  c.eval.tfds_tasks = ()               # e.g. ('hellaswag', 'piqa') built in eval.tfds_data_dir
+  c.eval.tfds_data_dir = ""
+  c.eval.task_limit = 500              # examples per task
+
+  c.diagnostics = ml_collections.ConfigDict()
+  c.diagnostics.enabled = True
+  c.diagnostics.tasks = ("mqar", "selective_copying", "induction_heads")
+  c.diagnostics.scale = "micro1"       # the rung whose model size the diagnostics train
+  c.diagnostics.steps = 300
+  c.diagnostics.batch = 32
+  c.diagnostics.length = 64
+  c.diagnostics.learning_rate = 3e-3
+  c.diagnostics.eval_batches = 8
+
+  c.mesh = ml_collections.ConfigDict({axis: -1 if axis == "data" else 1 for axis in MESH_AXES})
+  c.sharding_rules = ml_collections.ConfigDict({k: _rule_text(v) for k, v in DEFAULT_RULES.items()})
+  return c
+
+
+def sharding_rules(c: ml_collections.ConfigDict) -> dict[str, tuple[str, ...] | None]:
+  """The config's logical-axis rules ('data,fsdp' -> ('data', 'fsdp'); '' -> replicated)."""
+  return {k: tuple(p for p in v.split(",") if p) or None for k, v in c.sharding_rules.items()}
+
+
+def validate(c: ml_collections.ConfigDict) -> None:
+  """Raises ValueError with one sentence for the first value out of range."""
+  checks = [
+      (c.train.batch_tokens >= 0, "train.batch_tokens must be 0 (the rung's) or positive"),
+      (c.train.learning_rate >= 0, "train.learning_rate must be 0 (the rung's) or positive"),
+      (c.train.token_multiplier >= 0, "train.token_multiplier must be 0 (the rung's) or positive"),
+      (c.train.max_steps >= 0, "train.max_steps must be 0 (no cap) or positive"),
+      (0 <= c.train.warmup_fraction < 1, "train.warmup_fraction must be in [0, 1)"),
+      (0 <= c.train.final_lr_fraction <= 1, "train.final_lr_fraction must be in [0, 1]"),
+      (0 <= c.train.b1 < 1 and 0 <= c.train.b2 < 1, "train.b1 and train.b2 must be in [0, 1)"),
+      (c.train.weight_decay >= 0, "train.weight_decay must not be negative"),
+      (c.train.clip_norm > 0, "train.clip_norm must be positive"),
+      (c.train.divergence_factor > 1, "train.divergence_factor must be above 1"),
+      (0 < c.train.memory_fraction <= 1, "train.memory_fraction must be in (0, 1]"),
+      (c.train.log_every >= 1, "train.log_every must be at least 1"),
+      (c.checkpoint.every_steps >= 1, "checkpoint.every_steps must be at least 1"),
+      (c.checkpoint.keep >= 1, "checkpoint.keep must be at least 1"),
+      (c.eval.max_batches >= 1, "eval.max_batches must be at least 1"),
+      (c.eval.task_limit >= 1, "eval.task_limit must be at least 1"),
+      (c.diagnostics.steps >= 1 and c.diagnostics.batch >= 1 and c.diagnostics.eval_batches >= 1,
+       "diagnostics.steps, .batch and .eval_batches must be at least 1"),
+      (all(v == -1 or v >= 1 for v in c.mesh.values()), "mesh sizes must be -1 (the rest) or positive"),
+      (set(c.sharding_rules) <= set(DEFAULT_RULES), f"sharding_rules may only name {sorted(DEFAULT_RULES)}"),
+      (all(p in MESH_AXES for v in c.sharding_rules.values() for p in v.split(",") if p),
+       f"sharding_rules may only map to the mesh axes {MESH_AXES}"),
+  ]
+  for ok, message in checks:
+    if not ok:
+      raise ValueError(message)
