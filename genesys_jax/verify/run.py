@@ -12,6 +12,7 @@ evaluate it against its own random initialization, and record everything under t
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import pathlib
 import time
@@ -25,7 +26,6 @@ from genesys_jax.files import read_json, write_json_atomic
 from genesys_jax.gau.composer import LanguageModel, ModelConfig
 from genesys_jax.gau.design import Design, MaterializedDesign
 from genesys_jax.gau.scales import Scale, get_scale
-from genesys_jax.gau.sharding import make_mesh
 from genesys_jax.gau.sizing import autosize, count_params
 from genesys_jax.verify import corpus, evaluate, metrics, multiple_choice, optim, settings
 from genesys_jax.verify.checkpoints import Checkpoints
@@ -125,14 +125,14 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
   started = time.perf_counter()
   stop = stop if stop is not None else StopFlag()
   rules = settings.sharding_rules(c)
-  mesh = make_mesh(c.mesh.to_dict())
+  mesh = settings.make_run_mesh(c)
   tasks = _load_tasks(c)
   schedule = optim.learning_rate_schedule(plan.learning_rate, plan.warmup_steps, plan.total_steps,
                                           c.train.final_lr_fraction)
   tx = optim.adamw(schedule, b1=c.train.b1, b2=c.train.b2, weight_decay=c.train.weight_decay,
                    clip_norm=c.train.clip_norm)
   result = {"design": design.name, "design_hash": design.content_hash(), "scale": scale.name,
-            "fingerprint": fingerprint, "config": c.to_dict(),
+            "fingerprint": fingerprint, "config": json.loads(json.dumps(c.to_dict())),
             "model": {"embed_dim": plan.model.embed_dim, "n_layers": plan.model.n_layers,
                       "vocab_size": plan.model.vocab_size, "params": plan.params},
             "budget": {"steps": plan.total_steps, "batch": plan.batch, "length": plan.length,

@@ -28,7 +28,9 @@ def run_diagnostics(md: MaterializedDesign, c: ml_collections.ConfigDict, mesh: 
   """Trains the design (sized to `c.diagnostics.scale`) on the task mixture; per-task accuracies."""
   d = c.diagnostics
   sized = autosize(md, get_scale(d.scale)).config
-  vocab = sized.vocab_size
+  vocab = d.vocab
+  if vocab > sized.vocab_size:
+    raise ValueError(f"diagnostics.vocab {vocab} is larger than the model's vocabulary {sized.vocab_size}")
   schedule = optim.learning_rate_schedule(d.learning_rate, max(1, d.steps // 20), d.steps,
                                           c.train.final_lr_fraction)
   tx = optim.adamw(schedule, b1=c.train.b1, b2=c.train.b2, weight_decay=c.train.weight_decay,

@@ -6,9 +6,10 @@ rung-dependent field (batch tokens, learning rate, token multiplier) means "the 
 
 from __future__ import annotations
 
+import jax
 import ml_collections
 
-from genesys_jax.gau.sharding import DEFAULT_RULES, MESH_AXES
+from genesys_jax.gau.sharding import DEFAULT_RULES, MESH_AXES, make_mesh
 
 
 def _rule_text(target) -> str:
@@ -59,10 +60,11 @@ def verify_config() -> ml_collections.ConfigDict:
   c.diagnostics = ml_collections.ConfigDict()
   c.diagnostics.enabled = True
   c.diagnostics.tasks = ("mqar", "selective_copying", "induction_heads")
-  c.diagnostics.scale = "micro1"       # the rung whose model size the diagnostics train
-  c.diagnostics.steps = 300
+  c.diagnostics.scale = "micro2"       # the rung whose model size the diagnostics train
+  c.diagnostics.steps = 400
   c.diagnostics.batch = 32
-  c.diagnostics.length = 64
+  c.diagnostics.length = 32
+  c.diagnostics.vocab = 260            # token ids the tasks use (at most the model's vocabulary)
   c.diagnostics.learning_rate = 3e-3
   c.diagnostics.eval_batches = 8
 
@@ -97,6 +99,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
       (c.eval.task_limit >= 1, "eval.task_limit must be at least 1"),
       (c.diagnostics.steps >= 1 and c.diagnostics.batch >= 1 and c.diagnostics.eval_batches >= 1,
        "diagnostics.steps, .batch and .eval_batches must be at least 1"),
+      (6 <= c.diagnostics.vocab, "diagnostics.vocab must be at least 6"),
       (all(v == -1 or v >= 1 for v in c.mesh.values()), "mesh sizes must be -1 (the rest) or positive"),
       (set(c.sharding_rules) <= set(DEFAULT_RULES), f"sharding_rules may only name {sorted(DEFAULT_RULES)}"),
       (all(p in MESH_AXES for v in c.sharding_rules.values() for p in v.split(",") if p),
@@ -105,3 +108,16 @@ def validate(c: ml_collections.ConfigDict) -> None:
   for ok, message in checks:
     if not ok:
       raise ValueError(message)
+
+
+def make_run_mesh(c: ml_collections.ConfigDict):
+  """The config's mesh: over all devices when an axis is -1, else over the first devices it needs."""
+  sizes = c.mesh.to_dict()
+  if -1 in sizes.values():
+    return make_mesh(sizes)
+  needed = 1
+  for s in sizes.values():
+    needed *= s
+  if needed > jax.device_count():
+    raise ValueError(f"the mesh {sizes} needs {needed} devices; {jax.device_count()} are available")
+  return make_mesh(sizes, jax.devices()[:needed])

@@ -123,8 +123,8 @@ def build_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTr
     step = opt.step[...]
     (loss, weight), grads = loss_and_logits(model, batch)
     opt.update(model, grads)
-    metrics = {"loss": loss, "weight": weight, "grad_norm": optax.global_norm(grads),
-               "param_norm": optax.global_norm(nnx.state(model, nnx.Param)),
+    metrics = {"loss": loss, "weight": weight, "grad_norm": optax.tree.norm(grads),
+               "param_norm": optax.tree.norm(nnx.state(model, nnx.Param)),
                "learning_rate": schedule(step)}
     return nnx.state((model, opt)), metrics
 
