@@ -86,8 +86,12 @@ def _summary(result: dict) -> str:
     v, r = result["eval"]["validation"], result["random_init"]["validation"]
     lines.append(f"  validation: loss {v['loss']:.4f}, bits/byte {v['bits_per_byte']:.4f} "
                  f"(untrained {r['bits_per_byte']:.4f})")
+  for name, m in result.get("eval", {}).get("tasks", {}).items():
+    lines.append(f"  {name}: acc {m['acc']:.3f}, acc_norm {m['acc_norm']:.3f} (chance {m['chance']:.3f}, n={m['n']})")
   for name, m in result.get("diagnostics", {}).get("tasks", {}).items():
     lines.append(f"  {name}: accuracy {m['accuracy']:.3f} (untrained {m['random_init']:.3f}, chance {m['chance']:.3f})")
+  if "timings" in result:
+    lines.append("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in result["timings"].items()))
   return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@ evaluate it against its own random initialization, and record everything under t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -123,6 +124,14 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
     if recorded.get("fingerprint") == fingerprint:
       return recorded
   started = time.perf_counter()
+  timings: dict[str, float] = {}
+
+  @contextlib.contextmanager
+  def clock(name: str):
+    begin = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - begin
+
   stop = stop if stop is not None else StopFlag()
   rules = settings.sharding_rules(c)
   mesh = settings.make_run_mesh(c)
@@ -138,8 +147,10 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
             "budget": {"steps": plan.total_steps, "batch": plan.batch, "length": plan.length,
                        "tokens": plan.total_steps * plan.tokens_per_step, "learning_rate": plan.learning_rate}}
   try:
-    steps = build_steps(lambda: LanguageModel(md, plan.model, rngs=nnx.Rngs(c.seed)), tx, schedule, mesh, rules,
-                        plan.batch, plan.length, compute_dtype(c.train.compute_dtype), c.train.memory_fraction)
+    with clock("compile"):
+      steps = build_steps(lambda: LanguageModel(md, plan.model, rngs=nnx.Rngs(c.seed)), tx, schedule, mesh,
+                          rules, plan.batch, plan.length, compute_dtype(c.train.compute_dtype),
+                          c.train.memory_fraction)
   except DoesNotFit as e:
     result.update(status="does_not_fit", message=str(e))
     write_json_atomic(out / RESULTS, result)
@@ -153,7 +164,8 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
   if restored is not None:
     start_step, steps.state, _ = restored
   if start_step == 0 or not (out / BASELINE).exists():
-    write_json_atomic(out / BASELINE, _evaluate_all(steps, c, tokenizer, plan, tasks, ("validation",)))
+    with clock("baseline_eval"):
+      write_json_atomic(out / BASELINE, _evaluate_all(steps, c, tokenizer, plan, tasks, ("validation",)))
   history = History(out / "history.jsonl", start_step)
   writer = metrics.create_writer(out / "tensorboard")
   try:
@@ -173,12 +185,15 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
     if outcome.status == "preempted":
       return result
     if outcome.status == "completed":
-      result["eval"] = _evaluate_all(steps, c, tokenizer, plan, tasks, ("validation", "test"))
+      with clock("eval"):
+        result["eval"] = _evaluate_all(steps, c, tokenizer, plan, tasks, ("validation", "test"))
       writer.write_scalars(plan.total_steps, _flat_eval(result["eval"]))
       if c.diagnostics.enabled:
-        result["diagnostics"] = run_diagnostics(md, c, mesh, rules, out / "diagnostics")
+        with clock("diagnostics"):
+          result["diagnostics"] = run_diagnostics(md, c, mesh, rules, out / "diagnostics")
     result["random_init"] = read_json(out / BASELINE)
-    result["wall_seconds"] = time.perf_counter() - started
+    timings["train"] = outcome.seconds
+    result["timings"] = {**timings, "total": time.perf_counter() - started}
   finally:
     history.close()
     writer.close()
