@@ -4,15 +4,8 @@ import math
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from genesys_jax.gau import DesignError, GAUBase, gau_test, ops, param
-
-
-def _query_blocks(length: int, n_blocks: int) -> list[tuple[int, int]]:
-  """`[start, end)` of up to `n_blocks` equal query blocks covering `length` positions."""
-  size = -(-length // n_blocks)
-  return [(s, min(s + size, length)) for s in range(0, length, size)]
 
 
 class MHA(GAUBase):
@@ -32,20 +25,17 @@ class MHA(GAUBase):
 
   def _forward(self, X):
     length = X.shape[1]
-    qkv_3xBxHxLxK = jnp.einsum("bld,dthk->tbhlk", X, self.w_qkv[...].astype(X.dtype))
-    q_BxHxLxK, k_BxHxLxK, v_BxHxLxK = qkv_3xBxHxLxK[0], qkv_3xBxHxLxK[1], qkv_3xBxHxLxK[2]
-    rot = lambda x: ops.rotary(x.transpose(0, 2, 1, 3), self.rope_base).transpose(0, 2, 1, 3)
-    q_BxHxLxK, k_BxHxLxK = rot(q_BxHxLxK) / math.sqrt(self.head_dim), rot(k_BxHxLxK)
-    outs = []
-    for start, end in _query_blocks(length, 4):
-      lo = max(0, start - self.window + 1) if self.window > 0 else 0
-      dist = np.arange(start, end)[:, None] - np.arange(lo, end)[None, :]
-      mask = (dist >= 0) & ((dist < self.window) if self.window > 0 else True)
-      s = jnp.einsum("bhlk,bhmk->bhlm", q_BxHxLxK[:, :, start:end], k_BxHxLxK[:, :, lo:end]).astype(jnp.float32)
-      p = jax.nn.softmax(jnp.where(mask, s, jnp.finfo(jnp.float32).min), axis=-1).astype(X.dtype)
-      outs.append(jnp.einsum("bhlm,bhmk->bhlk", p, v_BxHxLxK[:, :, lo:end]))
-    out_BxHxLxK = jnp.concatenate(outs, axis=2)
-    return jnp.einsum("bhlk,hkd->bld", out_BxHxLxK, self.w_out[...].astype(X.dtype))
+    qkv_BxLx3xHxK = jnp.einsum("bld,dthk->blthk", X, self.w_qkv[...].astype(X.dtype))
+    q, k, v = qkv_BxLx3xHxK[:, :, 0], qkv_BxLx3xHxK[:, :, 1], qkv_BxLx3xHxK[:, :, 2]
+    q, k = ops.rotary(q, self.rope_base), ops.rotary(k, self.rope_base)
+    scores_BxHxLxL = jnp.einsum("blhk,bmhk->bhlm", q, k).astype(jnp.float32) / math.sqrt(self.head_dim)
+    pos = jnp.arange(length)
+    dist_LxL = pos[:, None] - pos[None, :]
+    causal_LxL = (dist_LxL >= 0) & ((dist_LxL < self.window) if self.window > 0 else True)
+    scores_BxHxLxL = jnp.where(causal_LxL, scores_BxHxLxL, jnp.finfo(jnp.float32).min)
+    probs = jax.nn.softmax(scores_BxHxLxL, axis=-1).astype(X.dtype)
+    out_BxLxHxK = jnp.einsum("bhlm,bmhk->blhk", probs, v)
+    return jnp.einsum("blhk,hkd->bld", out_BxLxHxK, self.w_out[...].astype(X.dtype))
 
 
 @gau_test

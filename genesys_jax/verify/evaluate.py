@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import jax
 import numpy as np
@@ -32,3 +32,16 @@ def language_model_metrics(eval_step: EvalStep, batches: Iterable[Mapping[str, n
           "bits_per_byte": totals["loss_sum"] / math.log(2) / max(totals["byte_sum"], 1.0),
           "accuracy": totals["correct_sum"] / max(tokens, 1.0), "tokens": int(tokens)}
 
+
+
+def exactly(batches: Iterable[Mapping[str, np.ndarray]], n: int) -> Iterator[Mapping[str, np.ndarray]]:
+  """`n` batches: those of `batches`, then zero-weight copies of the last one if they run out (so all
+  hosts of a multi-host run take the same number of evaluation steps)."""
+  last = None
+  for last in itertools.islice(batches, n):
+    yield last
+    n -= 1
+  if last is not None:
+    empty = {k: np.zeros_like(v) for k, v in last.items()}
+    for _ in range(n):
+      yield empty

@@ -37,6 +37,8 @@ from genesys_jax.verify.tokenizer import Tokenizer, make_tokenizer
 from genesys_jax.verify.train import History, LoopSettings, StopFlag, train_loop
 
 RESULTS, BASELINE = "results.json", "baseline.json"
+_NOT_IN_FINGERPRINT = ("log_every", "memory_fraction", "divergence_factor")
+"""Training settings that do not change what is trained (a checkpoint stays valid when they change)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +56,11 @@ class Plan:
   @property
   def tokens_per_step(self) -> int:
     return self.batch * self.length
+
+  @property
+  def host_batch(self) -> int:
+    """The rows of a global batch that this process reads."""
+    return self.batch // jax.process_count()
 
 
 def make_plan(md: MaterializedDesign, scale: Scale, c: ml_collections.ConfigDict, tokenizer: Tokenizer) -> Plan:
@@ -81,7 +88,7 @@ def _fingerprint(design: Design, scale: Scale, plan: Plan, c: ml_collections.Con
           "n_layers": plan.model.n_layers, "vocab": plan.model.vocab_size, "batch": plan.batch,
           "length": plan.length, "total_steps": plan.total_steps, "learning_rate": plan.learning_rate,
           "seed": c.seed, "data": f"{c.data.source}:{c.data.tfds_name}:{c.data.tokenizer}:{c.data.tokenizer_model}",
-          "train": repr(sorted(c.train.to_dict().items()))}
+          "train": repr(sorted((k, v) for k, v in c.train.to_dict().items() if k not in _NOT_IN_FINGERPRINT))}
 
 
 def _evaluate_all(steps: CompiledSteps, c: ml_collections.ConfigDict, tokenizer: Tokenizer, plan: Plan,
@@ -89,8 +96,10 @@ def _evaluate_all(steps: CompiledSteps, c: ml_collections.ConfigDict, tokenizer:
   """Held-out LM metrics per split and multiple-choice task metrics for the current weights."""
   out = {}
   for split in splits:
-    batches = lm_dataset(corpus.documents(c.data, split), tokenizer, plan.length, plan.batch, train=False,
+    batches = lm_dataset(corpus.documents(c.data, split), tokenizer, plan.length, plan.host_batch, train=False,
                          shard_index=jax.process_index(), shard_count=jax.process_count())
+    if jax.process_count() > 1:  # every host must run the same number of steps
+      batches = evaluate.exactly(batches, c.eval.max_batches)
     out[split] = evaluate.language_model_metrics(steps.evaluate, batches, c.eval.max_batches)
   if tasks:
     out["tasks"] = multiple_choice.evaluate_tasks(steps.forward, tokenizer, tasks, plan.batch, plan.length)
@@ -157,7 +166,8 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
     return result
 
   checkpoints = Checkpoints(out / "checkpoints", c.checkpoint.keep)
-  train_data = iter(lm_dataset(corpus.documents(c.data, "train"), tokenizer, plan.length, plan.batch, train=True,
+  train_data = iter(lm_dataset(corpus.documents(c.data, "train"), tokenizer, plan.length, plan.host_batch,
+                               train=True,
                                seed=c.seed, shard_index=jax.process_index(), shard_count=jax.process_count()))
   restored = checkpoints.restore_latest(steps.state, train_data, fingerprint)
   start_step = 0
@@ -165,7 +175,9 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
     start_step, steps.state, _ = restored
   if start_step == 0 or not (out / BASELINE).exists():
     with clock("baseline_eval"):
-      write_json_atomic(out / BASELINE, _evaluate_all(steps, c, tokenizer, plan, tasks, ("validation",)))
+      baseline = _evaluate_all(steps, c, tokenizer, plan, tasks, ("validation",))
+    if jax.process_index() == 0:
+      write_json_atomic(out / BASELINE, baseline)
   history = History(out / "history.jsonl", start_step)
   writer = metrics.create_writer(out / "tensorboard")
   try:

@@ -20,6 +20,7 @@ from typing import Any
 import jax
 from clu import metric_writers, periodic_actions
 
+from genesys_jax.files import write_text_atomic
 from genesys_jax.verify.checkpoints import Checkpoints
 from genesys_jax.verify.metrics import mfu
 from genesys_jax.verify.steps import CompiledSteps
@@ -78,25 +79,32 @@ def stop_on_sigterm(flag: StopFlag):
 
 
 class History:
-  """The per-step training metrics as JSON lines; on resume, rows after the checkpoint are dropped so
-  the curve continues from the restored step."""
+  """The per-step training metrics as JSON lines, written by process 0; on resume, rows after the
+  checkpoint are dropped so the curve continues from the restored step."""
 
   def __init__(self, path: pathlib.Path, resume_step: int):
     self.path = path
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
     rows = [r for r in rows if r["step"] <= resume_step]
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     self.first_loss = rows[0]["loss"] if rows else None
-    self._file = path.open("a")
+    self.last: dict | None = rows[-1] if rows else None
+    self._file = None
+    if jax.process_index() == 0:
+      write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
+      self._file = path.open("a")
 
   def append(self, row: Mapping[str, Any]) -> None:
-    self._file.write(json.dumps(row) + "\n")
+    self.last = dict(row)
+    if self._file:
+      self._file.write(json.dumps(row) + "\n")
 
   def flush(self) -> None:
-    self._file.flush()
+    if self._file:
+      self._file.flush()
 
   def close(self) -> None:
-    self._file.close()
+    if self._file:
+      self._file.close()
 
 
 def train_loop(steps: CompiledSteps, data: Iterator, start_step: int, settings: LoopSettings,
@@ -167,6 +175,5 @@ def train_loop(steps: CompiledSteps, data: Iterator, start_step: int, settings: 
     outcome.tokens_per_second = statistics.median(rates)
     outcome.seconds_per_step = settings.tokens_per_step / outcome.tokens_per_second
     outcome.mfu = mfu(steps.flops_per_step, outcome.seconds_per_step, device)
-  rows = history.path.read_text().splitlines()
-  outcome.final_loss = json.loads(rows[-1])["loss"] if rows else None
+  outcome.final_loss = history.last["loss"] if history.last else None
   return outcome
