@@ -46,7 +46,7 @@ def _verify_section() -> ml_collections.ConfigDict:
 
 def _progress(step: int, row: dict) -> None:
   print(f"  step {step}: loss {row['loss']:.4f}, lr {row['learning_rate']:.2e}, "
-        f"{row['tokens_per_second']:,.0f} tokens/s", flush=True)
+        f"{row['tokens_per_second']:,.0f} tokens/s, ETA {row['eta_seconds']:.0f} s", flush=True)
 
 
 def main(argv: Sequence[str]) -> int:

@@ -175,7 +175,7 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
     start_step, steps.state, _ = restored
   if start_step == 0 or not (out / BASELINE).exists():
     with clock("baseline_eval"):
-      baseline = _evaluate_all(steps, c, tokenizer, plan, tasks, ("validation",))
+      baseline = _evaluate_all(steps, c, tokenizer, plan, tasks, ("validation", "test"))
     if jax.process_index() == 0:
       write_json_atomic(out / BASELINE, baseline)
   history = History(out / "history.jsonl", start_step)

@@ -137,7 +137,8 @@ def train_loop(steps: CompiledSteps, data: Iterator, start_step: int, settings: 
       writer.write_scalars(step, {**{k: v for k, v in row.items() if k != "step"}, "tokens_per_second": rate})
       history.flush()
       if on_log:
-        on_log(step, {**row, "tokens_per_second": rate})
+        eta = (settings.total_steps - step) * settings.tokens_per_step / max(rate, 1e-9)
+        on_log(step, {**row, "tokens_per_second": rate, "eta_seconds": eta})
     if not all(math.isfinite(m[k]) for k in ("loss", "grad_norm")):
       return TrainOutcome("diverged", step - 1, f"the loss became {m['loss']} at step {step}")
     if step > settings.warmup_steps and m["loss"] > settings.divergence_factor * first_loss:
