@@ -18,6 +18,9 @@ UNIT_FILES: dict[str, str] = {
     "TTTLinear": "ttt_linear.py",
     "LinearAttention": "linear_attention.py",
     "ShortConv": "short_conv.py",
+    "ParallelBlock": "parallel_block.py",
+    "ConvPreMixer": "conv_pre_mixer.py",
+    "GatedMixer": "gated_mixer.py",
 }
 
 

@@ -1,11 +1,85 @@
 """Causal multi-head self-attention with rotary position embeddings, optionally over a sliding window."""
 
+import functools
 import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from genesys_jax.gau import DesignError, GAUBase, gau_test, ops, param
+
+
+def _query_blocks(length: int, n_blocks: int, window: int) -> tuple[tuple[int, int, int], ...]:
+  """`(start, end, first_key)` of up to `n_blocks` equal query blocks; each sees keys `first_key .. end - 1`."""
+  size = -(-length // n_blocks)
+  return tuple((s, min(s + size, length), max(0, s - window + 1) if window > 0 else 0)
+               for s in range(0, length, size))
+
+
+def _rotary_tables(length: int, head_dim: int, base: float) -> tuple[np.ndarray, np.ndarray]:
+  """cos and sin of `ops.rotary`'s angles as constants `[length, head_dim / 2]` (float32, as ops.rotary computes them)."""
+  inv_freq_K2 = 1.0 / (base ** (np.arange(0, head_dim, 2, dtype=np.float32) / head_dim))
+  angle_LxK2 = (np.arange(length, dtype=np.float32)[:, None] * inv_freq_K2[None, :]).astype(np.float64)
+  return np.cos(angle_LxK2).astype(np.float32), np.sin(angle_LxK2).astype(np.float32)
+
+
+def _rotate(x_BxHxLxK, cos_LxK2, sin_LxK2):
+  """`ops.rotary` on a heads-first tensor, with constant tables."""
+  x1, x2 = jnp.split(x_BxHxLxK, 2, axis=-1)
+  return jnp.concatenate([x1 * cos_LxK2 - x2 * sin_LxK2, x2 * cos_LxK2 + x1 * sin_LxK2], axis=-1)
+
+
+def _block_mask(start: int, end: int, first_key: int, window: int) -> np.ndarray:
+  dist = np.arange(start, end)[:, None] - np.arange(first_key, end)[None, :]
+  return (dist >= 0) & ((dist < window) if window > 0 else True)
+
+
+def _block_forward(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, window):
+  """Per query block: unnormalized probabilities `e`, their row sums `l`, and the normalized outputs."""
+  outs, exps, sums = [], [], []
+  for start, end, lo in blocks:
+    s = jnp.einsum("bhlk,bhmk->bhlm", q_BxHxLxK[:, :, start:end], k_BxHxLxK[:, :, lo:end],
+                   preferred_element_type=jnp.float32)
+    s = jnp.where(_block_mask(start, end, lo, window), s, -jnp.inf)
+    e = jnp.exp(s - jnp.max(s, axis=-1, keepdims=True))
+    l = jnp.sum(e, axis=-1, keepdims=True)
+    e = e.astype(q_BxHxLxK.dtype)
+    outs.append((jnp.einsum("bhlm,bhmk->bhlk", e, v_BxHxLxK[:, :, lo:end], preferred_element_type=jnp.float32) / l
+                 ).astype(q_BxHxLxK.dtype))
+    exps.append(e)
+    sums.append(l)
+  return jnp.concatenate(outs, axis=2), exps, sums
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
+def _causal_attention(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, window):
+  """Softmax attention of each query over its block's keys (masked), with a hand-written backward."""
+  return _block_forward(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, window)[0]
+
+
+def _causal_attention_fwd(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, window):
+  out_BxHxLxK, exps, sums = _block_forward(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, window)
+  return out_BxHxLxK, (q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, out_BxHxLxK, exps, sums)
+
+
+def _causal_attention_bwd(blocks, window, res, dout_BxHxLxK):
+  q, k, v, out, exps, sums = res
+  dq, dk, dv = [], jnp.zeros(k.shape, jnp.float32), jnp.zeros(v.shape, jnp.float32)
+  for (start, end, lo), e, l in zip(blocks, exps, sums):
+    g = (dout_BxHxLxK[:, :, start:end].astype(jnp.float32) / l)
+    d = jnp.sum(g * out[:, :, start:end].astype(jnp.float32), axis=-1, keepdims=True)
+    dp = jnp.einsum("bhlk,bhmk->bhlm", g.astype(v.dtype), v[:, :, lo:end], preferred_element_type=jnp.float32)
+    ds = (e.astype(jnp.float32) * (dp - d)).astype(q.dtype)
+    dq.append(jnp.einsum("bhlm,bhmk->bhlk", ds, k[:, :, lo:end], preferred_element_type=jnp.float32))
+    dk = dk.at[:, :, lo:end].add(jnp.einsum("bhlm,bhlk->bhmk", ds, q[:, :, start:end],
+                                            preferred_element_type=jnp.float32))
+    dv = dv.at[:, :, lo:end].add(jnp.einsum("bhlm,bhlk->bhmk", e, g.astype(v.dtype),
+                                            preferred_element_type=jnp.float32))
+  return jnp.concatenate(dq, axis=2).astype(q.dtype), dk.astype(k.dtype), dv.astype(v.dtype)
+
+
+_causal_attention.defvjp(_causal_attention_fwd, _causal_attention_bwd)
 
 
 class MHA(GAUBase):
@@ -24,18 +98,15 @@ class MHA(GAUBase):
     self.w_out = param(rngs, (self.num_heads, head_dim, embed_dim), ("heads", "kv", "embed"), residual=True)
 
   def _forward(self, X):
-    length = X.shape[1]
-    qkv_BxLx3xHxK = jnp.einsum("bld,dthk->blthk", X, self.w_qkv[...].astype(X.dtype))
-    q, k, v = qkv_BxLx3xHxK[:, :, 0], qkv_BxLx3xHxK[:, :, 1], qkv_BxLx3xHxK[:, :, 2]
-    q, k = ops.rotary(q, self.rope_base), ops.rotary(k, self.rope_base)
-    scores_BxHxLxL = jnp.einsum("blhk,bmhk->bhlm", q, k).astype(jnp.float32) / math.sqrt(self.head_dim)
-    pos = jnp.arange(length)
-    dist_LxL = pos[:, None] - pos[None, :]
-    causal_LxL = (dist_LxL >= 0) & ((dist_LxL < self.window) if self.window > 0 else True)
-    scores_BxHxLxL = jnp.where(causal_LxL, scores_BxHxLxL, jnp.finfo(jnp.float32).min)
-    probs = jax.nn.softmax(scores_BxHxLxL, axis=-1).astype(X.dtype)
-    out_BxLxHxK = jnp.einsum("bhlm,bmhk->blhk", probs, v)
-    return jnp.einsum("blhk,hkd->bld", out_BxLxHxK, self.w_out[...].astype(X.dtype))
+    qkv_3xBxHxLxK = jnp.einsum("bld,dthk->tbhlk", X, self.w_qkv[...].astype(X.dtype))
+    q_BxHxLxK, k_BxHxLxK, v_BxHxLxK = (t[0] for t in jnp.split(qkv_3xBxHxLxK, 3))
+    cos_LxK2, sin_LxK2 = _rotary_tables(X.shape[1], self.head_dim, self.rope_base)
+    scale = 1 / math.sqrt(self.head_dim)
+    q_BxHxLxK = _rotate(q_BxHxLxK, (cos_LxK2 * scale).astype(X.dtype), (sin_LxK2 * scale).astype(X.dtype))
+    k_BxHxLxK = _rotate(k_BxHxLxK, cos_LxK2.astype(X.dtype), sin_LxK2.astype(X.dtype))
+    blocks = _query_blocks(X.shape[1], 4, self.window)
+    out_BxHxLxK = _causal_attention(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, self.window)
+    return jnp.einsum("bhlk,hkd->bld", out_BxHxLxK, self.w_out[...].astype(X.dtype))
 
 
 @gau_test

@@ -1,0 +1,1 @@
+"""One small LLM interface and its backends (Gemini, OpenAI-compatible servers, replay)."""
