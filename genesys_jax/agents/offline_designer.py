@@ -19,6 +19,8 @@ from genesys_jax.agents import tree_ops
 from genesys_jax.agents.proposal import Proposal
 from genesys_jax.gau.design import Design, Lineage
 from genesys_jax.gau.errors import DesignError
+from genesys_jax.gau.scales import Scale
+from genesys_jax.gau.sizing import autosize
 from genesys_jax.units.catalog import ACCEPTS, catalog, default_hparams, units_of_kind
 
 _ATTEMPTS = 20
@@ -43,11 +45,32 @@ def slot_kind(design: Design, slot: tree_ops.Slot) -> str | None:
   return filler.kind if filler else None
 
 
-class OfflineDesigner:
-  """Proposes designs with a seeded random generator, so a run's proposals are reproducible."""
+def sizes_on(scales: Sequence[Scale], tolerance: float = 0.2) -> Callable[[Design], bool]:
+  """A test of admissibility: the design auto-sizes within `tolerance` at every one of `scales`."""
+  def admissible(design: Design) -> bool:
+    try:
+      md = design.materialize()
+      for scale in scales:
+        autosize(md, scale, tolerance)
+    except DesignError:
+      return False
+    return True
+  return admissible
 
-  def __init__(self, seed: int = 0):
+
+class OfflineDesigner:
+  """Proposes designs with a seeded random generator, so a run's proposals are reproducible.
+
+  `admissible` filters proposals before they are returned (e.g. `sizes_on(ladder)`, so the checker's
+  parameter band does not reject them); a proposal that fails it is redrawn.
+  """
+
+  def __init__(self, seed: int = 0, admissible: Callable[[Design], bool] | None = None):
     self._rng = np.random.default_rng(seed)
+    self._admissible = admissible or (lambda design: True)
+
+  def _fresh(self, design: Design, avoid: Collection[str]) -> bool:
+    return design.content_hash() not in avoid and self._admissible(design)
 
   def _pick(self, options: Sequence):
     return options[int(self._rng.integers(len(options)))]
@@ -66,7 +89,7 @@ class OfflineDesigner:
         design, changed, rationale = self._pick(edits)(parent)
       except _NoMove:
         continue
-      if design.content_hash() in avoid:
+      if not self._fresh(design, avoid):
         continue
       return _proposal(design, name, "mutation", (parent,), (changed,), rationale)
     raise DesignError(f"no mutation of {parent.name} found in {_ATTEMPTS} tries", design=parent.name)
@@ -150,7 +173,7 @@ class OfflineDesigner:
       except DesignError:
         pairs.remove((at, donor))
         continue
-      if design.content_hash() in avoid:
+      if not self._fresh(design, avoid):
         pairs.remove((at, donor))
         continue
       rationale = _templates()["crossover"].format(
@@ -166,7 +189,7 @@ class OfflineDesigner:
     """A new block: a random root with every slot filled from the library, some hyperparameters varied."""
     for _ in range(_ATTEMPTS):
       proposal = self._compose(name)
-      if proposal.design.content_hash() not in avoid:
+      if self._fresh(proposal.design, avoid):
         return proposal
     raise DesignError(f"no new design composed from scratch in {_ATTEMPTS} tries", design=name)
 

@@ -40,12 +40,13 @@ BYTE_VOCAB_SIZE = 260
 
 MICRO_LADDER: tuple[Scale, ...] = (
     # Widths and depths grow as on the paper's ladder; token multipliers are the paper's / 5 so the
-    # whole ladder trains in seconds (lowest rung) to minutes (top rung) on 2 CPU cores.
-    Scale("micro1", 32, 2, BYTE_VOCAB_SIZE, 128, 10, 3e-3, 4096),
-    Scale("micro2", 64, 2, BYTE_VOCAB_SIZE, 128, 8, 3e-3, 4096),
-    Scale("micro3", 96, 2, BYTE_VOCAB_SIZE, 128, 6, 2e-3, 8192),
-    Scale("micro4", 128, 3, BYTE_VOCAB_SIZE, 256, 4, 2e-3, 8192),
-    Scale("micro5", 160, 4, BYTE_VOCAB_SIZE, 256, 4, 1e-3, 16384),
+    # whole ladder trains in seconds (lowest rung) to minutes (top rung) on 2 CPU cores. Widths move in
+    # steps of 16 so small rungs can still be sized within tolerance when a layer is a large share.
+    Scale("micro1", 32, 2, BYTE_VOCAB_SIZE, 128, 10, 3e-3, 4096, width_multiple=16),
+    Scale("micro2", 64, 2, BYTE_VOCAB_SIZE, 128, 8, 3e-3, 4096, width_multiple=16),
+    Scale("micro3", 96, 2, BYTE_VOCAB_SIZE, 128, 6, 2e-3, 8192, width_multiple=16),
+    Scale("micro4", 128, 3, BYTE_VOCAB_SIZE, 256, 4, 2e-3, 8192, width_multiple=16),
+    Scale("micro5", 160, 4, BYTE_VOCAB_SIZE, 256, 4, 1e-3, 16384, width_multiple=16),
 )
 
 LADDERS: dict[str, tuple[Scale, ...]] = {"paper": PAPER_LADDER, "micro": MICRO_LADDER}

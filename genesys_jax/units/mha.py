@@ -105,6 +105,8 @@ class MHA(GAUBase):
     q_BxHxLxK = _rotate(q_BxHxLxK, (cos_LxK2 * scale).astype(X.dtype), (sin_LxK2 * scale).astype(X.dtype))
     k_BxHxLxK = _rotate(k_BxHxLxK, cos_LxK2.astype(X.dtype), sin_LxK2.astype(X.dtype))
     blocks = _query_blocks(X.shape[1], 4, self.window)
+    # materialize the rotated q and k once, instead of recomputing the rotation inside every block's slice
+    q_BxHxLxK, k_BxHxLxK, v_BxHxLxK = jax.lax.optimization_barrier((q_BxHxLxK, k_BxHxLxK, v_BxHxLxK))
     out_BxHxLxK = _causal_attention(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, self.window)
     return jnp.einsum("bhlk,hkd->bld", out_BxHxLxK, self.w_out[...].astype(X.dtype))
 

@@ -19,17 +19,32 @@ def _design(mixer, mlp="GatedMLP", hparams=None):
   return library_design(f"{mixer}+{mlp}", "PreNormBlock", tree, hparams).materialize()
 
 
+COMPOSITES = {  # root or wrapper -> the tree it is tested in
+    "ParallelBlock": ("ParallelBlock", {"ParallelBlock": {"norm": "RMSNorm", "mixer": "MHA", "mlp": "GatedMLP"}}),
+    "ConvPreMixer": ("PreNormBlock", {"PreNormBlock": {"norm1": "RMSNorm", "mixer": "ConvPreMixer", "norm2": "RMSNorm",
+                                                      "mlp": "GatedMLP"},
+                                      "ConvPreMixer": {"conv": "ShortConv", "inner": "MultiScaleRetention"}}),
+    "GatedMixer": ("PreNormBlock", {"PreNormBlock": {"norm1": "RMSNorm", "mixer": "GatedMixer", "norm2": "RMSNorm",
+                                                    "mlp": "GatedMLP"},
+                                    "GatedMixer": {"inner": "LinearAttention"}}),
+}
+
+
 def test_every_library_unit_is_in_a_test_here_or_a_seed():
-  used = set(MIXERS) | set(CHANNEL_MIXERS) | {"PreNormBlock", "RMSNorm"}
+  used = set(MIXERS) | set(CHANNEL_MIXERS) | set(COMPOSITES) | {"PreNormBlock", "RMSNorm"}
   assert used == set(UNIT_FILES)
   assert all(u in UNIT_FILES for tree in SEED_TREES.values() for slots in tree.values() for u in slots.values())
   assert all(unit_source(u) for u in UNIT_FILES)
 
 
-@pytest.mark.parametrize("mixer", ["LinearAttention", "ShortConv", "MHA-window"])
+@pytest.mark.parametrize("mixer", ["LinearAttention", "ShortConv", "MHA-window", *COMPOSITES])
 def test_extra_mixers_are_causal_and_trainable(mixer):
-  hparams = {"MHA": {"window": 8}} if mixer == "MHA-window" else None
-  md = _design(mixer.split("-")[0], hparams=hparams)
+  if mixer in COMPOSITES:
+    root, tree = COMPOSITES[mixer]
+    md = library_design(mixer, root, tree).materialize()
+  else:
+    hparams = {"MHA": {"window": 8}} if mixer == "MHA-window" else None
+    md = _design(mixer.split("-")[0], hparams=hparams)
   assert [r for r in md.run_unit_tests() if r[2] is not None] == []
   model = LanguageModel(md, ModelConfig(32, 2, 260), rngs=nnx.Rngs(0))
   tokens = jax.random.randint(jax.random.key(0), (2, 33), 0, 260)

@@ -1,0 +1,1 @@
+"""The agents' knowledge engine: bundled papers, library units and optional online paper search."""
