@@ -48,7 +48,8 @@ def library_units(names: Mapping[str, Mapping[str, str]],
   return specs, {spec.file: unit_source(n) for n, spec in specs.items()}
 
 
-def _prune(design: Design) -> Design:
+def prune(design: Design) -> Design:
+  """`design` without the units and files its root does not reach."""
   reachable = design.reachable_units()
   units = {n: design.units[n] for n in reachable}
   files = {f: design.files[f] for f in {u.file for u in units.values()}}
@@ -87,7 +88,7 @@ def fill_slot(design: Design, owner: str, slot: str, unit: str, add_units: Mappi
   units = {**design.units, **add_units}
   owner_spec = units[owner]
   units[owner] = dataclasses.replace(owner_spec, children={**owner_spec.children, slot: unit})
-  return _prune(design.replace(units=units, files={**design.files, **add_files}))
+  return prune(design.replace(units=units, files={**design.files, **add_files}))
 
 
 def set_hparams(design: Design, unit: str, hparams: Mapping[str, Any]) -> Design:

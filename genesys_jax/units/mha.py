@@ -25,9 +25,12 @@ def _rotary_tables(length: int, head_dim: int, base: float) -> tuple[np.ndarray,
 
 
 def _rotate(x_BxHxLxK, cos_LxK2, sin_LxK2):
-  """`ops.rotary` on a heads-first tensor, with constant tables."""
-  x1, x2 = jnp.split(x_BxHxLxK, 2, axis=-1)
-  return jnp.concatenate([x1 * cos_LxK2 - x2 * sin_LxK2, x2 * cos_LxK2 + x1 * sin_LxK2], axis=-1)
+  """`ops.rotary` on a heads-first tensor with constant tables, written without a concatenation."""
+  shape = x_BxHxLxK.shape
+  x_BxHxLx2xK2 = x_BxHxLxK.reshape(*shape[:-1], 2, shape[-1] // 2)
+  cos_Lx2xK2, sin_Lx2xK2 = np.stack([cos_LxK2, cos_LxK2], axis=1), np.stack([-sin_LxK2, sin_LxK2], axis=1)
+  out = x_BxHxLx2xK2 * cos_Lx2xK2.astype(x_BxHxLxK.dtype) + x_BxHxLx2xK2[..., ::-1, :] * sin_Lx2xK2.astype(x_BxHxLxK.dtype)
+  return out.reshape(shape)
 
 
 def _block_mask(start: int, end: int, first_key: int, window: int) -> np.ndarray:
@@ -98,15 +101,13 @@ class MHA(GAUBase):
     self.w_out = param(rngs, (self.num_heads, head_dim, embed_dim), ("heads", "kv", "embed"), residual=True)
 
   def _forward(self, X):
-    qkv_3xBxHxLxK = jnp.einsum("bld,dthk->tbhlk", X, self.w_qkv[...].astype(X.dtype))
-    q_BxHxLxK, k_BxHxLxK, v_BxHxLxK = (t[0] for t in jnp.split(qkv_3xBxHxLxK, 3))
+    qkv_BxLx3xHxK = jnp.einsum("bld,dthk->blthk", X, self.w_qkv[...].astype(X.dtype))
+    q_BxHxLxK, k_BxHxLxK, v_BxHxLxK = (t[:, :, 0].transpose(0, 2, 1, 3) for t in jnp.split(qkv_BxLx3xHxK, 3, axis=2))
     cos_LxK2, sin_LxK2 = _rotary_tables(X.shape[1], self.head_dim, self.rope_base)
     scale = 1 / math.sqrt(self.head_dim)
-    q_BxHxLxK = _rotate(q_BxHxLxK, (cos_LxK2 * scale).astype(X.dtype), (sin_LxK2 * scale).astype(X.dtype))
-    k_BxHxLxK = _rotate(k_BxHxLxK, cos_LxK2.astype(X.dtype), sin_LxK2.astype(X.dtype))
+    q_BxHxLxK = _rotate(q_BxHxLxK, cos_LxK2 * scale, sin_LxK2 * scale)
+    k_BxHxLxK = _rotate(k_BxHxLxK, cos_LxK2, sin_LxK2)
     blocks = _query_blocks(X.shape[1], 4, self.window)
-    # materialize the rotated q and k once, instead of recomputing the rotation inside every block's slice
-    q_BxHxLxK, k_BxHxLxK, v_BxHxLxK = jax.lax.optimization_barrier((q_BxHxLxK, k_BxHxLxK, v_BxHxLxK))
     out_BxHxLxK = _causal_attention(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, self.window)
     return jnp.einsum("bhlk,hkd->bld", out_BxHxLxK, self.w_out[...].astype(X.dtype))
 

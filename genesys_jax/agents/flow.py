@@ -1,0 +1,310 @@
+"""A design session: propose and review, then implement the proposal one unit at a time.
+
+The proposer writes a proposal (searching the knowledge engine when it asks), the reviewer rates it and
+sends it back until it passes; the planner picks the next unit, the coder writes it, the checker tests
+it inside the design and the observer rates it, with the reports fed back to the coder for up to
+`max_unit_attempts` tries. A unit that never passes is rolled back and ends the session as failed.
+Every prompt, answer, rating, check report and tree is recorded in the session's events.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from genesys_jax.agents import roles, tree_ops
+from genesys_jax.agents.knowledge.search import KnowledgeEngine
+from genesys_jax.agents.llm.client import CallRecord, LLMClient
+from genesys_jax.agents.proposal import OPERATORS, Proposal
+from genesys_jax.check.report import CheckReport
+from genesys_jax.gau.design import Design, Lineage, UnitSpec
+from genesys_jax.gau.errors import DesignError
+from genesys_jax.units.catalog import catalog
+from genesys_jax.units.library import UNIT_FILES
+from genesys_jax.units.seeds import seed_design
+
+Checker = Callable[[Design], CheckReport]
+
+
+@dataclasses.dataclass(frozen=True)
+class FlowSettings:
+  """The loop limits and pass marks (the paper's: review passes at 4, observer accepts at 3, 7 tries)."""
+
+  max_search_rounds: int = 2
+  max_review_rounds: int = 5
+  review_pass: int = 4
+  max_unit_attempts: int = 7
+  observer_pass: int = 3
+  knowledge_hits: int = 4
+  budget_usd: float = float("inf")
+
+
+@dataclasses.dataclass(frozen=True)
+class Parent:
+  """A parent design and a short text of how it did (for the proposer)."""
+
+  design: Design
+  results: str = "not verified yet"
+
+
+@dataclasses.dataclass
+class SessionResult:
+  """How a session ended; `events` is its complete record."""
+
+  ok: bool
+  proposal: Proposal | None
+  reason: str
+  events: list[dict[str, Any]]
+  cost_usd: float
+
+
+class SessionFailed(Exception):
+  """Ends a session early with a reason (recorded; the run goes on)."""
+
+
+def describe(design: Design) -> str:
+  """A design as the agents read it: its tree, then the code of every unit that is not from the library."""
+  lines = [f"design {design.name}: root {design.root}"]
+  for unit in design.reachable_units():
+    spec = design.units[unit]
+    lines.append(f"  {unit} children={dict(spec.children)} hparams={dict(spec.hparams)}")
+  for unit in design.reachable_units():
+    spec = design.units[unit]
+    if unit not in UNIT_FILES:
+      lines.append(f"\n# {spec.file}\n{design.files[spec.file]}")
+  return "\n".join(lines)
+
+
+def library_listing() -> str:
+  return "\n".join(f"- {u.name} ({u.kind}): {u.summary}" for u in catalog().values())
+
+
+def snake(name: str) -> str:
+  return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class DesignSession:
+  """One design session of the unit-by-unit flow."""
+
+  def __init__(self, client: LLMClient, knowledge: KnowledgeEngine, checker: Checker,
+               settings: FlowSettings = FlowSettings(), design_id: str | None = None):
+    self.client, self.knowledge, self.checker, self.settings = client, knowledge, checker, settings
+    self.design_id = design_id
+    self.events: list[dict[str, Any]] = []
+
+  # ---- recording and asking ---------------------------------------------------------------------
+
+  def record(self, kind: str, **fields: Any) -> None:
+    self.events.append({"kind": kind, **fields})
+
+  def ask(self, role: roles.Role, **values: str) -> CallRecord:
+    record = self.client.ask(roles.render(role, **values), self.design_id)
+    self.record("call", **record.to_json())
+    return record
+
+  def _search(self, queries: Sequence[str]) -> str:
+    hits = {}
+    for query in queries:
+      for hit in self.knowledge.search(query, k=self.settings.knowledge_hits):
+        hits.setdefault(hit.id, hit)
+    self.record("search", queries=list(queries), hits=list(hits))
+    return "\n".join(f"- {h.title} ({h.year}{', arXiv ' + h.arxiv if h.arxiv else ''}): {h.summary}"
+                     for h in hits.values()) or "(nothing found)"
+
+  # ---- the session ------------------------------------------------------------------------------
+
+  def run(self, operator: str, parents: Sequence[Parent], siblings: Sequence[str], name: str) -> SessionResult:
+    """Designs `name` by `operator` from `parents`; never raises for agent failures."""
+    if operator not in OPERATORS:
+      raise ValueError(f"unknown operator {operator!r}; choose one of {OPERATORS}")
+    start_cost = self._spent()
+    if self.client.ledger.over_budget(self.settings.budget_usd):
+      self.record("budget", spent=start_cost, cap=self.settings.budget_usd)
+      return SessionResult(False, None, "the run's LLM budget is spent", self.events, 0.0)
+    try:
+      answer = self.propose_and_review(operator, parents, siblings)
+      design = self.implement(answer, operator, parents, name)
+    except SessionFailed as e:
+      self.record("failed", reason=str(e))
+      return SessionResult(False, None, str(e), self.events, self._spent() - start_cost)
+    proposal = Proposal(design, operator, tuple(p.design.name for p in parents),
+                        tuple(u["name"] for u in answer["new_units"]) or tuple(answer["selection"]),
+                        f"{answer['title']}: {answer['idea']}")
+    self.record("accepted", design=design.name, content_hash=design.content_hash())
+    return SessionResult(True, proposal, "implemented", self.events, self._spent() - start_cost)
+
+  def _spent(self) -> float:
+    return self.client.ledger.total().cost_usd
+
+  def propose_and_review(self, operator: str, parents: Sequence[Parent], siblings: Sequence[str]) -> dict:
+    """The proposer's answer that passed review; SessionFailed when none does."""
+    instruction = {
+        "mutation": "mutation: change exactly one unit of the parent (name it in `selection`) into new units.",
+        "crossover": "crossover: combine units of the two parents (`selection`: the first parent's unit to "
+                     "replace, then the second parent's unit to put in its place); new units are optional.",
+        "scratch": "designing from scratch: a new root unit (first of `new_units`) built from new and library units.",
+    }[operator]
+    parent_text = "\n\n".join(f"{describe(p.design)}\nresults: {p.results}" for p in parents) or "(none)"
+    sibling_text = "\n".join(f"- {s}" for s in siblings) or "(none)"
+    queries = [f"{operator} {u}" for p in parents for u in p.design.reachable_units()[:3]] or ["language model block"]
+    knowledge = self._search(queries[:3])
+    feedback = ""
+    for _ in range(self.settings.max_review_rounds):
+      answer = None
+      for search_round in range(self.settings.max_search_rounds + 1):
+        call = self.ask(roles.PROPOSER, operator_instruction=instruction, parents=parent_text,
+                        siblings=sibling_text, knowledge=knowledge, library=library_listing(), feedback=feedback)
+        if not call.ok:
+          raise SessionFailed(f"the proposer gave no valid answer: {call.error}")
+        answer = call.parsed
+        if answer["search_queries"] and search_round < self.settings.max_search_rounds:
+          knowledge += "\n" + self._search(answer["search_queries"])
+          feedback = "The knowledge base now includes the results of your queries. Finalize the proposal.\n"
+          continue
+        break
+      problem = _proposal_problem(answer, operator, parents)
+      if problem:
+        self.record("review", rating=0, passed=False, review=problem)
+        feedback = f"Your last proposal cannot be implemented: {problem}\n"
+        continue
+      review = self.ask(roles.REVIEWER, proposal=json.dumps(answer, indent=1), parents=parent_text,
+                        siblings=sibling_text, knowledge=knowledge)
+      if not review.ok:
+        raise SessionFailed(f"the reviewer gave no valid answer: {review.error}")
+      rating = review.parsed["rating"]
+      passed = rating >= self.settings.review_pass
+      self.record("review", rating=rating, passed=passed, **{k: review.parsed[k] for k in (
+          "novelty", "soundness", "efficiency", "scalability")})
+      if passed:
+        return answer
+      feedback = (f"The reviewer rated your last proposal {rating}/5:\n{review.parsed['review']}\n"
+                  f"Suggestions: {review.parsed['suggestions']}\nRevise the proposal.\n")
+    raise SessionFailed(f"the proposal did not pass review in {self.settings.max_review_rounds} rounds")
+
+  # ---- implementation ---------------------------------------------------------------------------
+
+  def implement(self, answer: dict, operator: str, parents: Sequence[Parent], name: str) -> Design:
+    """Writes the proposal's new units one at a time into the starting tree; the finished design."""
+    base, target = _starting_point(answer, operator, parents)
+    base = base.replace(name=name, lineage=Lineage(tuple(p.design.content_hash() for p in parents), operator,
+                                                   tuple(u["name"] for u in answer["new_units"])))
+    pending = [u["name"] for u in answer["new_units"]]
+    descriptions = {u["name"]: u["description"] for u in answer["new_units"]}
+    written: dict[str, tuple[UnitSpec, str]] = {}
+    proposal_text = json.dumps(answer, indent=1)
+    while pending:
+      plan = self.ask(roles.PLANNER, proposal=proposal_text, pending=", ".join(pending),
+                      done=", ".join(written) or "(none)", library=", ".join(UNIT_FILES))
+      unit = plan.parsed["next_unit"] if plan.ok and plan.parsed["next_unit"] in pending else pending[0]
+      notes = plan.parsed["notes"] if plan.ok else ""
+      spec_file = self._write_unit(unit, descriptions[unit], notes, proposal_text, base, target, written)
+      if spec_file is None:
+        self.record("rollback", unit=unit, tree=sorted(written))
+        raise SessionFailed(f"unit {unit} failed {self.settings.max_unit_attempts} attempts; rolled back")
+      written[unit] = spec_file
+      pending.remove(unit)
+      self.record("tree", units=sorted(written))
+    top = answer["new_units"][0]["name"] if answer["new_units"] else None
+    design = base if top is None else _place(base, target, top, written)
+    if top is None:  # a crossover that only recombines: check the grafted design itself
+      report = self.checker(design)
+      self.record("check", unit=None, report=report.to_json())
+      if not report.ok:
+        raise SessionFailed(f"the recombined design fails the checker: {report.feedback()}")
+    return design
+
+  def _write_unit(self, unit: str, description: str, notes: str, proposal: str, base: Design, target: str,
+                  written: dict[str, tuple[UnitSpec, str]]) -> tuple[UnitSpec, str] | None:
+    """Coder, checker and observer in a loop; the accepted unit's spec and code, or None."""
+    feedback = ""
+    available = sorted(set(UNIT_FILES) | set(written) | set(base.units))
+    context = "\n\n".join(f"# {u}\n{code}" for u, (_, code) in written.items()) or "(none yet)"
+    for attempt in range(1, self.settings.max_unit_attempts + 1):
+      call = self.ask(roles.CODER, playbook=roles.prompt_file("playbook.md"),
+                      template=roles.prompt_file("unit_template.py.txt").replace("$unit_name", unit),
+                      proposal=proposal, unit_name=unit, unit_description=description, notes=notes,
+                      available=", ".join(available), context=context, feedback=feedback)
+      if not call.ok:
+        feedback = "Your last answer was not a valid JSON object of the requested form. Try again.\n"
+        continue
+      code = call.parsed["code"]
+      missing = [c for c in call.parsed["children"].values() if c not in available]
+      if missing or call.parsed["unit_name"] != unit:
+        feedback = (f"Your last answer used {missing} as children, which do not exist; use only: "
+                    f"{', '.join(available)}.\n" if missing else f"Write the unit {unit}, not another.\n")
+        continue
+      spec = UnitSpec(f"{snake(unit)}.py", dict(call.parsed["children"]), dict(call.parsed["hparams"]))
+      try:
+        trial = _place(base, target, unit, {**written, unit: (spec, code)})
+      except DesignError as e:
+        feedback = f"The unit does not fit in the design: {e}\n"
+        continue
+      report = self.checker(trial)
+      self.record("check", unit=unit, attempt=attempt, report=report.to_json())
+      if not report.ok:
+        feedback = f"The checker rejected your last version of {unit}:\n{report.feedback()}\nFix it.\n"
+        continue
+      review = self.ask(roles.OBSERVER, proposal=proposal, unit_name=unit, code=code, report=report.feedback())
+      rating = review.parsed["rating"] if review.ok else None
+      self.record("observe", unit=unit, attempt=attempt, rating=rating)
+      if rating is not None and rating < self.settings.observer_pass:
+        feedback = (f"The observer rated your last version {rating}/5: {review.parsed['review']}\n"
+                    f"Suggestions: {review.parsed['suggestions']}\n")
+        continue
+      return spec, code
+    return None
+
+
+def _proposal_problem(answer: dict, operator: str, parents: Sequence[Parent]) -> str | None:
+  """Why a proposal cannot be implemented as stated, or None."""
+  existing = set(UNIT_FILES) | {u for p in parents for u in p.design.units}
+  clashes = [u["name"] for u in answer["new_units"] if u["name"] in existing]
+  if clashes:
+    return f"new units {clashes} must have new names (those exist already)"
+  if any(not re.fullmatch(r"[A-Z][A-Za-z0-9]*", u["name"]) for u in answer["new_units"]):
+    return "new unit names must be CamelCase identifiers"
+  if operator == "mutation":
+    if not answer["selection"] or answer["selection"][0] not in parents[0].design.reachable_units():
+      return f"`selection` must name one unit of {parents[0].design.name}: {parents[0].design.reachable_units()}"
+    if not answer["new_units"]:
+      return "a mutation must list the new unit that replaces the selected one"
+  if operator == "crossover":
+    first, second = parents[0].design, parents[1].design
+    if len(answer["selection"]) != 2 or answer["selection"][0] not in first.reachable_units()[1:] \
+        or answer["selection"][1] not in second.reachable_units():
+      return (f"`selection` must be [a non-root unit of {first.name}, a unit of {second.name}]")
+  if operator == "scratch" and not answer["new_units"]:
+    return "a design from scratch must list its new root unit"
+  return None
+
+
+def _starting_point(answer: dict, operator: str, parents: Sequence[Parent]) -> tuple[Design, str]:
+  """The tree the new units go into and the unit the first new unit replaces there."""
+  if operator == "scratch":
+    base = parents[0].design if parents else seed_design("gpt2")
+    return base, base.root
+  parent = parents[0].design
+  if operator == "mutation":
+    return parent, answer["selection"][0]
+  first_unit, donor = answer["selection"]
+  grafted = parent
+  for slot in tree_ops.slots(parent):
+    if slot.filler == first_unit:
+      grafted = tree_ops.graft(grafted, slot, parents[1].design, donor)
+  return grafted, donor
+
+
+def _place(base: Design, target: str, unit: str, written: dict[str, tuple[UnitSpec, str]]) -> Design:
+  """`base` with `unit` (and the written units it uses) in place of `target`."""
+  units = {u: spec for u, (spec, _) in written.items()}
+  files = {spec.file: code for spec, code in written.values()}
+  if target == base.root:
+    design = base.replace(root=unit, units={**base.units, **units}, files={**base.files, **files})
+    return tree_ops.prune(design)
+  design = base
+  for slot in [s for s in tree_ops.slots(base) if s.filler == target]:
+    design = tree_ops.fill_slot(design, slot.owner, slot.slot, unit, units, files)
+  return design
