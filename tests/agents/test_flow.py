@@ -225,3 +225,39 @@ def test_a_recorded_session_replays_to_the_same_design(tmp_path):
   assert recorded.ok and replayed.ok
   assert replayed.proposal.design.content_hash() == recorded.proposal.design.content_hash()
   assert [e["kind"] for e in replayed.events] == [e["kind"] for e in recorded.events]
+
+
+BLOCK = CUMULATIVE_MEAN + '''
+
+class MeanBlock(GAUBase):
+  """x + mixer(x)."""
+
+  def __init__(self, embed_dim, block_loc, *, rngs):
+    super().__init__(embed_dim, block_loc, rngs=rngs)
+    self.mixer = CausalMeanMixer(embed_dim, block_loc, rngs=rngs)
+
+  def _forward(self, X):
+    Y, _ = self.mixer(X)
+    return X + Y
+
+
+ROOT = MeanBlock
+'''
+
+
+def test_direct_prompting_writes_the_whole_block_and_gets_the_checker_report_back():
+  from genesys_jax.agents.direct_flow import DirectSession  # pylint: disable=import-outside-toplevel
+  from genesys_jax.check.checker import check  # pylint: disable=import-outside-toplevel
+  answers = {"proposer": [_proposal(selection=("MeanBlock",), units=(("MeanBlock", "root"),))],
+             "reviewer": [_review(4)],
+             "coder": [json.dumps({"code": "ROOT = 1\n"}), json.dumps({"code": BLOCK})]}
+  backend = ScriptedBackend(answers)
+  client = LLMClient(backend, {r: "m" for r in ROLES}, {}, Ledger(), retries=0, sleep=lambda s: None)
+  session = DirectSession(client, KnowledgeEngine(), fake_checker, FlowSettings(), "d2", block_checker=check)
+  result = session.run("scratch", [], [], "direct-mean")
+  assert result.ok, result.reason
+  design = result.proposal.design
+  assert design.root == "MeanBlock" and "class CausalMeanMixer" in design.files[design.units["MeanBlock"].file]
+  checks = [e["report"]["ok"] for e in result.events if e["kind"] == "check"]
+  assert checks == [False, True]
+  assert "rejected your last block" in [r for r in backend.requests if r.role == "coder"][1].prompt
