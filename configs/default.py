@@ -10,6 +10,7 @@ training run) at the lowest rung of `ladder`.
 
 import ml_collections
 
+from genesys_jax.agents.settings import agents_config
 from genesys_jax.verify.settings import verify_config
 
 
@@ -29,6 +30,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.probe.learning_rate = 3e-3
 
   config.verify = verify_config()  # how `python -m genesys_jax.verify` trains and evaluates a design
+  config.agents = agents_config()  # who designs: the offline designer by default (no API key needed)
 
   if arg == "smoke":
     config.sizing_ladders = ("micro",)
