@@ -25,12 +25,9 @@ def _rotary_tables(length: int, head_dim: int, base: float) -> tuple[np.ndarray,
 
 
 def _rotate(x_BxHxLxK, cos_LxK2, sin_LxK2):
-  """`ops.rotary` on a heads-first tensor with constant tables, written without a concatenation."""
-  shape = x_BxHxLxK.shape
-  x_BxHxLx2xK2 = x_BxHxLxK.reshape(*shape[:-1], 2, shape[-1] // 2)
-  cos_Lx2xK2, sin_Lx2xK2 = np.stack([cos_LxK2, cos_LxK2], axis=1), np.stack([-sin_LxK2, sin_LxK2], axis=1)
-  out = x_BxHxLx2xK2 * cos_Lx2xK2.astype(x_BxHxLxK.dtype) + x_BxHxLx2xK2[..., ::-1, :] * sin_Lx2xK2.astype(x_BxHxLxK.dtype)
-  return out.reshape(shape)
+  """`ops.rotary` on a heads-first tensor, with constant tables."""
+  x1, x2 = jnp.split(x_BxHxLxK, 2, axis=-1)
+  return jnp.concatenate([x1 * cos_LxK2 - x2 * sin_LxK2, x2 * cos_LxK2 + x1 * sin_LxK2], axis=-1)
 
 
 def _block_mask(start: int, end: int, first_key: int, window: int) -> np.ndarray:
@@ -39,20 +36,20 @@ def _block_mask(start: int, end: int, first_key: int, window: int) -> np.ndarray
 
 
 def _block_forward(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, window):
-  """Per query block: unnormalized probabilities `e`, their row sums `l`, and the normalized outputs."""
-  outs, exps, sums = [], [], []
+  """The attention output, and per query block what the backward needs: the block's queries, keys, values and
+  outputs, its unnormalized probabilities `e` and their row sums `l`."""
+  outs, saved = [], []
   for start, end, lo in blocks:
-    s = jnp.einsum("bhlk,bhmk->bhlm", q_BxHxLxK[:, :, start:end], k_BxHxLxK[:, :, lo:end],
-                   preferred_element_type=jnp.float32)
+    q, k, v = q_BxHxLxK[:, :, start:end], k_BxHxLxK[:, :, lo:end], v_BxHxLxK[:, :, lo:end]
+    s = jnp.einsum("bhlk,bhmk->bhlm", q, k, preferred_element_type=jnp.float32)
     s = jnp.where(_block_mask(start, end, lo, window), s, -jnp.inf)
     e = jnp.exp(s - jnp.max(s, axis=-1, keepdims=True))
     l = jnp.sum(e, axis=-1, keepdims=True)
-    e = e.astype(q_BxHxLxK.dtype)
-    outs.append((jnp.einsum("bhlm,bhmk->bhlk", e, v_BxHxLxK[:, :, lo:end], preferred_element_type=jnp.float32) / l
-                 ).astype(q_BxHxLxK.dtype))
-    exps.append(e)
-    sums.append(l)
-  return jnp.concatenate(outs, axis=2), exps, sums
+    e = e.astype(q.dtype)
+    out = (jnp.einsum("bhlm,bhmk->bhlk", e, v, preferred_element_type=jnp.float32) / l).astype(q.dtype)
+    outs.append(out)
+    saved.append((q, k, v, out, e, l))
+  return jnp.concatenate(outs, axis=2), saved
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
@@ -62,24 +59,24 @@ def _causal_attention(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, window):
 
 
 def _causal_attention_fwd(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, window):
-  out_BxHxLxK, exps, sums = _block_forward(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, window)
-  return out_BxHxLxK, (q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, out_BxHxLxK, exps, sums)
+  return _block_forward(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, window)
 
 
-def _causal_attention_bwd(blocks, window, res, dout_BxHxLxK):
-  q, k, v, out, exps, sums = res
-  dq, dk, dv = [], jnp.zeros(k.shape, jnp.float32), jnp.zeros(v.shape, jnp.float32)
-  for (start, end, lo), e, l in zip(blocks, exps, sums):
-    g = (dout_BxHxLxK[:, :, start:end].astype(jnp.float32) / l)
-    d = jnp.sum(g * out[:, :, start:end].astype(jnp.float32), axis=-1, keepdims=True)
-    dp = jnp.einsum("bhlk,bhmk->bhlm", g.astype(v.dtype), v[:, :, lo:end], preferred_element_type=jnp.float32)
+def _causal_attention_bwd(blocks, window, saved, dout_BxHxLxK):
+  length = dout_BxHxLxK.shape[2]
+  dq, dk, dv = [], [], []
+  for (start, end, lo), (q, k, v, out, e, l) in zip(blocks, saved):
+    g = dout_BxHxLxK[:, :, start:end].astype(jnp.float32) / l
+    d = jnp.sum(g * out.astype(jnp.float32), axis=-1, keepdims=True)
+    g = g.astype(v.dtype)
+    dp = jnp.einsum("bhlk,bhmk->bhlm", g, v, preferred_element_type=jnp.float32)
     ds = (e.astype(jnp.float32) * (dp - d)).astype(q.dtype)
-    dq.append(jnp.einsum("bhlm,bhmk->bhlk", ds, k[:, :, lo:end], preferred_element_type=jnp.float32))
-    dk = dk.at[:, :, lo:end].add(jnp.einsum("bhlm,bhlk->bhmk", ds, q[:, :, start:end],
-                                            preferred_element_type=jnp.float32))
-    dv = dv.at[:, :, lo:end].add(jnp.einsum("bhlm,bhlk->bhmk", e, g.astype(v.dtype),
-                                            preferred_element_type=jnp.float32))
-  return jnp.concatenate(dq, axis=2).astype(q.dtype), dk.astype(k.dtype), dv.astype(v.dtype)
+    pad = ((0, 0), (0, 0), (lo, length - end), (0, 0))
+    dq.append(jnp.einsum("bhlm,bhmk->bhlk", ds, k, preferred_element_type=jnp.float32))
+    dk.append(jnp.pad(jnp.einsum("bhlm,bhlk->bhmk", ds, q, preferred_element_type=jnp.float32), pad))
+    dv.append(jnp.pad(jnp.einsum("bhlm,bhlk->bhmk", e, g, preferred_element_type=jnp.float32), pad))
+  dtype = dout_BxHxLxK.dtype
+  return jnp.concatenate(dq, axis=2).astype(dtype), sum(dk).astype(dtype), sum(dv).astype(dtype)
 
 
 _causal_attention.defvjp(_causal_attention_fwd, _causal_attention_bwd)
@@ -105,8 +102,8 @@ class MHA(GAUBase):
     q_BxHxLxK, k_BxHxLxK, v_BxHxLxK = (t[:, :, 0].transpose(0, 2, 1, 3) for t in jnp.split(qkv_BxLx3xHxK, 3, axis=2))
     cos_LxK2, sin_LxK2 = _rotary_tables(X.shape[1], self.head_dim, self.rope_base)
     scale = 1 / math.sqrt(self.head_dim)
-    q_BxHxLxK = _rotate(q_BxHxLxK, cos_LxK2 * scale, sin_LxK2 * scale)
-    k_BxHxLxK = _rotate(k_BxHxLxK, cos_LxK2, sin_LxK2)
+    q_BxHxLxK = _rotate(q_BxHxLxK, (cos_LxK2 * scale).astype(X.dtype), (sin_LxK2 * scale).astype(X.dtype))
+    k_BxHxLxK = _rotate(k_BxHxLxK, cos_LxK2.astype(X.dtype), sin_LxK2.astype(X.dtype))
     blocks = _query_blocks(X.shape[1], 4, self.window)
     out_BxHxLxK = _causal_attention(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, self.window)
     return jnp.einsum("bhlk,hkd->bld", out_BxHxLxK, self.w_out[...].astype(X.dtype))
