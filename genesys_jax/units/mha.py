@@ -7,76 +7,79 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from genesys_jax.gau import DesignError, GAUBase, gau_test, ops, param
+from genesys_jax.gau import DesignError, GAUBase, gau_test, param
+
+N_QUERY_BLOCKS = 4
+"""Queries are split into this many blocks; each attends only to keys up to its own end."""
 
 
-def _query_blocks(length: int, n_blocks: int, window: int) -> tuple[tuple[int, int, int], ...]:
-  """`(start, end, first_key)` of up to `n_blocks` equal query blocks; each sees keys `first_key .. end - 1`."""
-  size = -(-length // n_blocks)
+def _query_blocks(length: int, window: int) -> tuple[tuple[int, int, int], ...]:
+  """`(start, end, first_key)` per query block: its queries `start .. end - 1` see keys `first_key .. end - 1`."""
+  size = -(-length // N_QUERY_BLOCKS)
   return tuple((s, min(s + size, length), max(0, s - window + 1) if window > 0 else 0)
                for s in range(0, length, size))
 
 
-def _rotary_tables(length: int, head_dim: int, base: float) -> tuple[np.ndarray, np.ndarray]:
-  """cos and sin of `ops.rotary`'s angles as constants `[length, head_dim / 2]` (float32, as ops.rotary computes them)."""
-  inv_freq_K2 = 1.0 / (base ** (np.arange(0, head_dim, 2, dtype=np.float32) / head_dim))
+def _block_mask(start: int, end: int, first_key: int, window: int) -> jax.Array:
+  """Which of its keys each query of a block may see, `[end - start, end - first_key]`."""
+  dist_QxM = start - first_key + jnp.arange(end - start)[:, None] - jnp.arange(end - first_key)[None, :]
+  return (dist_QxM >= 0) & ((dist_QxM < window) if window > 0 else True)
+
+
+def _rotary(x_BxHxLxK: jax.Array, base: float) -> jax.Array:
+  """`ops.rotary` on heads-first input, its cos/sin tables (the same float32 values) made constants, not step work."""
+  length, k = x_BxHxLxK.shape[2], x_BxHxLxK.shape[3]
+  inv_freq_K2 = 1.0 / (base ** (np.arange(0, k, 2, dtype=np.float32) / k))
   angle_LxK2 = (np.arange(length, dtype=np.float32)[:, None] * inv_freq_K2[None, :]).astype(np.float64)
-  return np.cos(angle_LxK2).astype(np.float32), np.sin(angle_LxK2).astype(np.float32)
-
-
-def _rotate(x_BxHxLxK, cos_LxK2, sin_LxK2):
-  """`ops.rotary` on a heads-first tensor, with constant tables."""
+  cos, sin = np.cos(angle_LxK2).astype(x_BxHxLxK.dtype), np.sin(angle_LxK2).astype(x_BxHxLxK.dtype)
   x1, x2 = jnp.split(x_BxHxLxK, 2, axis=-1)
-  return jnp.concatenate([x1 * cos_LxK2 - x2 * sin_LxK2, x2 * cos_LxK2 + x1 * sin_LxK2], axis=-1)
+  return jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
 
 
-def _block_mask(start: int, end: int, first_key: int, window: int) -> np.ndarray:
-  dist = np.arange(start, end)[:, None] - np.arange(first_key, end)[None, :]
-  return (dist >= 0) & ((dist < window) if window > 0 else True)
-
-
-def _block_forward(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, window):
-  """The attention output, and per query block what the backward needs: the block's queries, keys, values and
-  outputs, its unnormalized probabilities `e` and their row sums `l`."""
-  outs, saved = [], []
+def _attention_blocks(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, window):
+  """Per query block: its output, its unnormalized probabilities `e` and their row sums `l` (float32)."""
+  outs, exps, sums = [], [], []
   for start, end, lo in blocks:
-    q, k, v = q_BxHxLxK[:, :, start:end], k_BxHxLxK[:, :, lo:end], v_BxHxLxK[:, :, lo:end]
-    s = jnp.einsum("bhlk,bhmk->bhlm", q, k, preferred_element_type=jnp.float32)
+    s = jnp.einsum("bhlk,bhmk->bhlm", q_BxHxLxK[:, :, start:end], k_BxHxLxK[:, :, lo:end],
+                   preferred_element_type=jnp.float32)
     s = jnp.where(_block_mask(start, end, lo, window), s, -jnp.inf)
     e = jnp.exp(s - jnp.max(s, axis=-1, keepdims=True))
     l = jnp.sum(e, axis=-1, keepdims=True)
-    e = e.astype(q.dtype)
-    out = (jnp.einsum("bhlm,bhmk->bhlk", e, v, preferred_element_type=jnp.float32) / l).astype(q.dtype)
-    outs.append(out)
-    saved.append((q, k, v, out, e, l))
-  return jnp.concatenate(outs, axis=2), saved
+    e = e.astype(q_BxHxLxK.dtype)
+    out = jnp.einsum("bhlm,bhmk->bhlk", e, v_BxHxLxK[:, :, lo:end], preferred_element_type=jnp.float32) / l
+    outs.append(out.astype(q_BxHxLxK.dtype))
+    exps.append(e)
+    sums.append(l)
+  return outs, exps, sums
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(3, 4))
 def _causal_attention(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, window):
-  """Softmax attention of each query over its block's keys (masked), with a hand-written backward."""
-  return _block_forward(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, window)[0]
+  """Softmax attention of each query block over its keys. The backward is written out: `rowsum(dO * O)` replaces
+  `rowsum(dP * P)` (no extra pass over the probabilities) and `P = e / l` is never formed."""
+  return jnp.concatenate(_attention_blocks(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, window)[0], axis=2)
 
 
 def _causal_attention_fwd(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, window):
-  return _block_forward(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, window)
+  outs, exps, sums = _attention_blocks(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, window)
+  out_BxHxLxK = jnp.concatenate(outs, axis=2)
+  return out_BxHxLxK, (q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, out_BxHxLxK, exps, sums)
 
 
-def _causal_attention_bwd(blocks, window, saved, dout_BxHxLxK):
-  length = dout_BxHxLxK.shape[2]
-  dq, dk, dv = [], [], []
-  for (start, end, lo), (q, k, v, out, e, l) in zip(blocks, saved):
+def _causal_attention_bwd(blocks, window, residuals, dout_BxHxLxK):
+  q, k, v, out, exps, sums = residuals
+  dq, dk, dv = [], jnp.zeros(k.shape, jnp.float32), jnp.zeros(v.shape, jnp.float32)
+  for (start, end, lo), e, l in zip(blocks, exps, sums):
     g = dout_BxHxLxK[:, :, start:end].astype(jnp.float32) / l
-    d = jnp.sum(g * out.astype(jnp.float32), axis=-1, keepdims=True)
+    d = jnp.sum(g * out[:, :, start:end].astype(jnp.float32), axis=-1, keepdims=True)
     g = g.astype(v.dtype)
-    dp = jnp.einsum("bhlk,bhmk->bhlm", g, v, preferred_element_type=jnp.float32)
+    dp = jnp.einsum("bhlk,bhmk->bhlm", g, v[:, :, lo:end], preferred_element_type=jnp.float32)
     ds = (e.astype(jnp.float32) * (dp - d)).astype(q.dtype)
-    pad = ((0, 0), (0, 0), (lo, length - end), (0, 0))
-    dq.append(jnp.einsum("bhlm,bhmk->bhlk", ds, k, preferred_element_type=jnp.float32))
-    dk.append(jnp.pad(jnp.einsum("bhlm,bhlk->bhmk", ds, q, preferred_element_type=jnp.float32), pad))
-    dv.append(jnp.pad(jnp.einsum("bhlm,bhlk->bhmk", e, g, preferred_element_type=jnp.float32), pad))
-  dtype = dout_BxHxLxK.dtype
-  return jnp.concatenate(dq, axis=2).astype(dtype), sum(dk).astype(dtype), sum(dv).astype(dtype)
+    dq.append(jnp.einsum("bhlm,bhmk->bhlk", ds, k[:, :, lo:end], preferred_element_type=jnp.float32))
+    dk = dk.at[:, :, lo:end].add(jnp.einsum("bhlm,bhlk->bhmk", ds, q[:, :, start:end],
+                                            preferred_element_type=jnp.float32))
+    dv = dv.at[:, :, lo:end].add(jnp.einsum("bhlm,bhlk->bhmk", e, g, preferred_element_type=jnp.float32))
+  return jnp.concatenate(dq, axis=2).astype(q.dtype), dk.astype(k.dtype), dv.astype(v.dtype)
 
 
 _causal_attention.defvjp(_causal_attention_fwd, _causal_attention_bwd)
@@ -98,14 +101,14 @@ class MHA(GAUBase):
     self.w_out = param(rngs, (self.num_heads, head_dim, embed_dim), ("heads", "kv", "embed"), residual=True)
 
   def _forward(self, X):
+    # Heads-first, queries in static blocks that skip the keys after their end, a hand-written backward:
+    # the same attention as a full masked [L, L] score matrix, in less time on CPU (benchmarks/train_throughput.py).
     qkv_BxLx3xHxK = jnp.einsum("bld,dthk->blthk", X, self.w_qkv[...].astype(X.dtype))
     q_BxHxLxK, k_BxHxLxK, v_BxHxLxK = (t[:, :, 0].transpose(0, 2, 1, 3) for t in jnp.split(qkv_BxLx3xHxK, 3, axis=2))
-    cos_LxK2, sin_LxK2 = _rotary_tables(X.shape[1], self.head_dim, self.rope_base)
-    scale = 1 / math.sqrt(self.head_dim)
-    q_BxHxLxK = _rotate(q_BxHxLxK, (cos_LxK2 * scale).astype(X.dtype), (sin_LxK2 * scale).astype(X.dtype))
-    k_BxHxLxK = _rotate(k_BxHxLxK, cos_LxK2.astype(X.dtype), sin_LxK2.astype(X.dtype))
-    blocks = _query_blocks(X.shape[1], 4, self.window)
-    out_BxHxLxK = _causal_attention(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, blocks, self.window)
+    q_BxHxLxK = _rotary(q_BxHxLxK, self.rope_base) * (1 / math.sqrt(self.head_dim))
+    k_BxHxLxK = _rotary(k_BxHxLxK, self.rope_base)
+    out_BxHxLxK = _causal_attention(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, _query_blocks(X.shape[1], self.window),
+                                    self.window)
     return jnp.einsum("bhlk,hkd->bld", out_BxHxLxK, self.w_out[...].astype(X.dtype))
 
 
