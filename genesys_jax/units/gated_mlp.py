@@ -18,7 +18,8 @@ class GatedMLP(GAUBase):
 
   def _forward(self, X):
     gate_up_BxLx2xF = jnp.einsum("bld,dtf->bltf", X, self.w_gate_up[...].astype(X.dtype))
-    h_BxLxF = jax.nn.silu(gate_up_BxLx2xF[:, :, 0]) * gate_up_BxLx2xF[:, :, 1]
+    gate_BxLx1xF, up_BxLx1xF = jnp.split(gate_up_BxLx2xF, 2, axis=2)  # split: its gradient is a concat
+    h_BxLxF = (jax.nn.silu(gate_BxLx1xF) * up_BxLx1xF)[:, :, 0]
     return jnp.einsum("blf,fd->bld", h_BxLxF, self.w_down[...].astype(X.dtype))
 
 
