@@ -39,6 +39,7 @@ class FlowSettings:
   max_unit_attempts: int = 7
   observer_pass: int = 3
   knowledge_hits: int = 4
+  online_search: bool = False  # also ask arXiv and Semantic Scholar (skipped silently without a network)
   budget_usd: float = float("inf")
 
 
@@ -108,7 +109,7 @@ class DesignSession:
   def _search(self, queries: Sequence[str]) -> str:
     hits = {}
     for query in queries:
-      for hit in self.knowledge.search(query, k=self.settings.knowledge_hits):
+      for hit in self.knowledge.search(query, k=self.settings.knowledge_hits, online=self.settings.online_search):
         hits.setdefault(hit.id, hit)
     self.record("search", queries=list(queries), hits=list(hits))
     return "\n".join(f"- {h.title} ({h.year}{', arXiv ' + h.arxiv if h.arxiv else ''}): {h.summary}"

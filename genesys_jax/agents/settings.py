@@ -35,6 +35,7 @@ def agents_config() -> ml_collections.ConfigDict:
   c.flow.max_unit_attempts = 7
   c.flow.observer_pass = 3
   c.flow.knowledge_hits = 4
+  c.flow.online_search = False         # True: also search arXiv / Semantic Scholar when the network is there
   return c
 
 

@@ -21,7 +21,9 @@ class ConvPreMixer(GAUBase):
 
   def _forward(self, X, **Z):
     C, Z = self.conv(X, **Z)
-    return self.inner(X + C, **Z)
+    H = X + C
+    Y, Z = self.inner(H, **Z)
+    return Y, Z
 
 
 @gau_test
