@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from genesys_jax.gau import DesignError, GAUBase, gau_test, param
+from genesys_jax.gau import DesignError, GAUBase, gau_test, ops, param
 
 N_QUERY_BLOCKS = 4
 """Queries are split into this many blocks; each attends only to keys up to its own end."""
@@ -89,18 +89,23 @@ class MHA(GAUBase):
   """Softmax attention over earlier positions; heads of `head_dim` features, rotary positions.
 
   `window > 0` restricts each position to itself and the `window - 1` positions before it.
+  `blocked=False` computes the same attention the plain way, one masked [L, L] score matrix: the
+  vanilla Transformer the checker measures candidates against.
   """
 
   def __init__(self, embed_dim, block_loc, *, rngs, head_dim: int = 32, rope_base: float = 10000.0,
-               window: int = 0):
+               window: int = 0, blocked: bool = True):
     super().__init__(embed_dim, block_loc, rngs=rngs)
     if embed_dim % head_dim:
       raise DesignError(f"embed_dim {embed_dim} is not a multiple of head_dim {head_dim}", unit="MHA")
     self.num_heads, self.head_dim, self.rope_base, self.window = embed_dim // head_dim, head_dim, rope_base, window
+    self.blocked = blocked
     self.w_qkv = param(rngs, (embed_dim, 3, self.num_heads, head_dim), ("embed", None, "heads", "kv"))
     self.w_out = param(rngs, (self.num_heads, head_dim, embed_dim), ("heads", "kv", "embed"), residual=True)
 
   def _forward(self, X):
+    if not self.blocked:
+      return self._plain_forward(X)
     # Heads-first, queries in static blocks that skip the keys after their end, a hand-written backward:
     # the same attention as a full masked [L, L] score matrix, in less time on CPU (benchmarks/train_throughput.py).
     qkv_BxLx3xHxK = jnp.einsum("bld,dthk->blthk", X, self.w_qkv[...].astype(X.dtype))
@@ -110,6 +115,27 @@ class MHA(GAUBase):
     out_BxHxLxK = _causal_attention(q_BxHxLxK, k_BxHxLxK, v_BxHxLxK, _query_blocks(X.shape[1], self.window),
                                     self.window)
     return jnp.einsum("bhlk,hkd->bld", out_BxHxLxK, self.w_out[...].astype(X.dtype))
+
+  def _plain_forward(self, X):
+    qkv_BxLx3xHxK = jnp.einsum("bld,dthk->blthk", X, self.w_qkv[...].astype(X.dtype))
+    q, k, v = qkv_BxLx3xHxK[:, :, 0], qkv_BxLx3xHxK[:, :, 1], qkv_BxLx3xHxK[:, :, 2]
+    q, k = ops.rotary(q, self.rope_base), ops.rotary(k, self.rope_base)
+    scores_BxHxLxL = jnp.einsum("blhk,bmhk->bhlm", q, k).astype(jnp.float32) / math.sqrt(self.head_dim)
+    dist_LxL = jnp.arange(X.shape[1])[:, None] - jnp.arange(X.shape[1])[None, :]
+    causal_LxL = (dist_LxL >= 0) & ((dist_LxL < self.window) if self.window > 0 else True)
+    scores_BxHxLxL = jnp.where(causal_LxL, scores_BxHxLxL, jnp.finfo(jnp.float32).min)
+    probs_BxHxLxL = jax.nn.softmax(scores_BxHxLxL, axis=-1).astype(X.dtype)
+    out_BxLxHxK = jnp.einsum("bhlm,bmhk->blhk", probs_BxHxLxL, v)
+    return jnp.einsum("blhk,hkd->bld", out_BxLxHxK, self.w_out[...].astype(X.dtype))
+
+
+@gau_test
+def test_unit_blocked_equals_plain(build):
+  X = jax.random.normal(jax.random.key(1), (2, 11, 32))
+  for window in (0, 4):
+    Y, _ = build(embed_dim=32, head_dim=16, window=window)(X)
+    Y_plain, _ = build(embed_dim=32, head_dim=16, window=window, blocked=False)(X)
+    assert jnp.allclose(Y, Y_plain, atol=1e-5)
 
 
 @gau_test

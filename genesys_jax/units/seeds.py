@@ -45,3 +45,9 @@ def seed_design(name: str) -> Design:
   if name not in SEED_TREES:
     raise DesignError(f"no seed named {name!r}; seeds are {list(SEED_NAMES)}")
   return library_design(name, "PreNormBlock", SEED_TREES[name])
+
+
+def vanilla_gpt() -> Design:
+  """The GPT seed with plain attention (one masked score matrix): the reference the checker measures
+  time, memory and FLOPs against, a vanilla Transformer as in the paper rather than the tuned seed."""
+  return library_design("gpt2-vanilla", "PreNormBlock", SEED_TREES["gpt2"], {"MHA": {"blocked": False}})
