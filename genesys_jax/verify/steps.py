@@ -109,11 +109,11 @@ def build_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTr
   batch_sh = NamedSharding(mesh, partition_spec(("batch", "length"), rules, mesh))
   replicated = NamedSharding(mesh, PartitionSpec())
 
-  def loss_and_logits(model: LanguageModel, batch: Batch):
+  def loss_and_grads(model: LanguageModel, batch: Batch):
     model_graph, params, rest = nnx.split(model, nnx.Param, ...)
 
     def loss_fn(params):
-      low = nnx.merge(model_graph, _cast_floats(params, dtype), rest)
+      low = _merge_in(model_graph, params, rest, dtype)
       losses_BxL, weights_BxL = weighted_cross_entropy(low(batch["inputs"]), batch)
       return losses_BxL.sum() / jnp.maximum(weights_BxL.sum(), 1.0), weights_BxL.sum()
     return jax.value_and_grad(loss_fn, has_aux=True)(params)
@@ -121,7 +121,7 @@ def build_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTr
   def train_step(state: nnx.State, batch: Batch) -> tuple[nnx.State, TrainMetrics]:
     model, opt = nnx.merge(graphdef, state)
     step = opt.step[...]
-    (loss, weight), grads = loss_and_logits(model, batch)
+    (loss, weight), grads = loss_and_grads(model, batch)
     opt.update(model, grads)
     metrics = {"loss": loss, "weight": weight, "grad_norm": optax.tree.norm(grads),
                "param_norm": optax.tree.norm(nnx.state(model, nnx.Param)),
@@ -130,7 +130,7 @@ def build_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTr
 
   def eval_step(state: nnx.State, batch: Batch) -> dict[str, jax.Array]:
     model, _ = nnx.merge(graphdef, state)
-    logits_BxLxV = nnx.merge(*_low_model(model, dtype))(batch["inputs"])
+    logits_BxLxV = _low_model(model, dtype)(batch["inputs"])
     losses_BxL, weights_BxL = weighted_cross_entropy(logits_BxLxV, batch)
     correct_BxL = (jnp.argmax(logits_BxLxV, axis=-1) == batch["targets"]) * weights_BxL
     return {"loss_sum": losses_BxL.sum(), "weight_sum": weights_BxL.sum(), "correct_sum": correct_BxL.sum(),
@@ -138,7 +138,7 @@ def build_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTr
 
   def forward_fn(state: nnx.State, tokens_BxL: jax.Array) -> jax.Array:
     model, _ = nnx.merge(graphdef, state)
-    return nnx.merge(*_low_model(model, dtype))(tokens_BxL).astype(jnp.float32)
+    return _low_model(model, dtype)(tokens_BxL).astype(jnp.float32)
 
   abstract_batch = {k: jax.ShapeDtypeStruct((batch, length), jnp.float32 if k == "weights" else jnp.int32)
                     for k in ("inputs", "targets", "weights", "target_bytes")}
@@ -160,9 +160,13 @@ def build_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTr
                        memory, _flops(train_c))
 
 
-def _low_model(model: LanguageModel, dtype: jnp.dtype) -> tuple:
-  graph, params, rest = nnx.split(model, nnx.Param, ...)
-  return graph, _cast_floats(params, dtype), rest
+def _merge_in(graph: nnx.GraphDef, params: nnx.State, rest: nnx.State, dtype: jnp.dtype) -> LanguageModel:
+  """The model with its float parameters cast to `dtype` (the compute copy; gradients flow to `params`)."""
+  return nnx.merge(graph, _cast_floats(params, dtype), rest)
+
+
+def _low_model(model: LanguageModel, dtype: jnp.dtype) -> LanguageModel:
+  return _merge_in(*nnx.split(model, nnx.Param, ...), dtype)
 
 
 def _memory_needed(compiled: jax.stages.Compiled) -> int | None:
