@@ -1,19 +1,57 @@
 """The main job: `python -m genesys_jax.main --config configs/default.py --workdir DIR`.
 
-Everything of a run lives under DIR; running the same command again resumes. Until the evolution loop
-exists this verifies the seed designs (see `seed_report`).
+Runs the evolution (seeds, design sessions, checks, verification up the ladder of scales) with
+everything of the run under DIR; the same command resumes after a stop, a crash or `kill -9`.
+Ctrl-C (SIGINT) or SIGTERM stops cleanly: running verifications checkpoint, exit code 130.
 """
 
+from __future__ import annotations
+
+import json
 import pathlib
+import signal
 from collections.abc import Sequence
 
 from absl import flags
 from ml_collections import config_flags
 
-from genesys_jax import cli, seed_report
+from genesys_jax import cli
+from genesys_jax.evolve import layout
+from genesys_jax.evolve.controller import Controller
+from genesys_jax.evolve.leases import is_dead
+from genesys_jax.evolve.leaderboard import write_leaderboard
+from genesys_jax.evolve.progress import summary
+from genesys_jax.evolve.run_config import config_differences
+from genesys_jax.evolve.settings import validate_run
+from genesys_jax.evolve.store import SQLiteStore, StoreError
 
-_CONFIG = config_flags.DEFINE_config_file("config", None, "Run config file, e.g. configs/default.py:smoke.")
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Run config file, e.g. configs/default.py:smoke.",
+                                          lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory holding everything of the run.")
+_ALLOW_CHANGE = flags.DEFINE_bool("allow_config_change", False,
+                                  "Continue a run in --workdir even though its recorded config differs.")
+STOPPED_EXIT_CODE = 130
+
+
+def _open_store(workdir: pathlib.Path, config) -> SQLiteStore:
+  try:
+    store = SQLiteStore(layout.store_path(workdir))
+  except StoreError as e:
+    raise cli.UsageProblem(str(e)) from e
+  current = json.loads(json.dumps(config.to_dict()))
+  recorded = store.get_meta("config")
+  if recorded is None:
+    store.set_meta("config", current)
+    return store
+  differences = config_differences(recorded, current)
+  if differences and not _ALLOW_CHANGE.value:
+    raise cli.UsageProblem(f"{workdir} belongs to a run with a different config ({'; '.join(differences[:3])}"
+                           f"{'; ...' if len(differences) > 3 else ''}); use another --workdir, or pass "
+                           "--allow_config_change to continue this run with the new config")
+  if differences:
+    store.set_meta("config", current)
+    store.log_event("config_changed", differences=differences)
+  return store
 
 
 def main(argv: Sequence[str]) -> int:
@@ -24,12 +62,27 @@ def main(argv: Sequence[str]) -> int:
   workdir = pathlib.Path(_WORKDIR.value)
   if workdir.exists() and not workdir.is_dir():
     raise cli.UsageProblem(f"--workdir {workdir} exists and is not a directory")
-  records = seed_report.run(config, workdir)
-  print("\nparameters after auto-sizing (params, width x layers, ratio to the GPT reference):")
-  print(seed_report.size_table(records))
-  failed = [r["seed"] for r in records if not r["ok"]]
-  print(f"\n{len(records) - len(failed)}/{len(records)} seeds verified" + (f"; failed: {failed}" if failed else ""))
-  return 1 if failed else 0
+  try:
+    validate_run(config)
+  except ValueError as e:
+    raise cli.UsageProblem(str(e)) from e
+  workdir.mkdir(parents=True, exist_ok=True)
+  store = _open_store(workdir, config)
+  controller = Controller(workdir, config, store)
+  holder = store.acquire_run_lease(controller.owner, config.evolve.workers.lease_s, is_dead)
+  if holder is not None:
+    raise cli.UsageProblem(f"the run in {workdir} is being driven by {holder}; wait for it to end or stop it, "
+                           f"or add verifiers with `python -m genesys_jax.evolve.worker --workdir {workdir}`")
+  store.set_meta("finished", False)
+  for sig in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(sig, lambda *_: controller.stop.set())
+  finished = controller.run()
+  report = write_leaderboard(workdir, controller.snapshot(), config.evolve)
+  if not finished:
+    print(f"stopped; run the same command to continue (report so far: {report})")
+    return STOPPED_EXIT_CODE
+  print(summary(controller.snapshot(), controller.budget, config.evolve, str(report)))
+  return 0
 
 
 if __name__ == "__main__":

@@ -92,14 +92,24 @@ class CompiledSteps:
     return self.forward_fn(self.state, tokens_BxL)
 
 
-def build_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTransformation,
-                schedule: optax.Schedule, mesh: Mesh, rules: Rules, batch: int, length: int,
-                dtype: jnp.dtype, memory_fraction: float = 0.9) -> CompiledSteps:
-  """Compiles the steps for `batch` rows of `length` tokens, checks they fit, then builds the state.
+@dataclasses.dataclass(frozen=True)
+class LoweredSteps:
+  """The training and evaluation steps lowered for the abstract state: nothing allocated, nothing compiled."""
 
-  Raises `DoesNotFit` (before allocating any weight) when XLA's memory analysis exceeds
-  `memory_fraction` of a device's memory.
-  """
+  graphdef: nnx.GraphDef
+  abstract_state: nnx.State
+  init: Callable[[], tuple[LanguageModel, nnx.Optimizer]]
+  train_step: jax.stages.Lowered
+  eval_step: jax.stages.Lowered
+  forward_fn: Callable[[nnx.State, jax.Array], jax.Array]
+  batch_sharding: NamedSharding
+  state_sharding: nnx.State
+
+
+def lower_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTransformation,
+                schedule: optax.Schedule, mesh: Mesh, rules: Rules, batch: int, length: int,
+                dtype: jnp.dtype) -> LoweredSteps:
+  """Lowers the steps for `batch` rows of `length` tokens over `mesh` from shapes alone (`nnx.eval_shape`)."""
   def init() -> tuple[LanguageModel, nnx.Optimizer]:
     model = model_factory()
     return model, nnx.Optimizer(model, tx, wrt=nnx.Param)
@@ -142,12 +152,27 @@ def build_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTr
 
   abstract_batch = {k: jax.ShapeDtypeStruct((batch, length), jnp.float32 if k == "weights" else jnp.int32)
                     for k in ("inputs", "targets", "weights", "target_bytes")}
-  start = time.perf_counter()
   with jax.set_mesh(mesh):
-    train_c = jax.jit(train_step, in_shardings=(state_sh, batch_sh), out_shardings=(state_sh, replicated),
-                      donate_argnums=0).lower(abstract_state, abstract_batch).compile()
-    eval_c = jax.jit(eval_step, in_shardings=(state_sh, batch_sh), out_shardings=replicated
-                     ).lower(abstract_state, abstract_batch).compile()
+    train_l = jax.jit(train_step, in_shardings=(state_sh, batch_sh), out_shardings=(state_sh, replicated),
+                      donate_argnums=0).lower(abstract_state, abstract_batch)
+    eval_l = jax.jit(eval_step, in_shardings=(state_sh, batch_sh), out_shardings=replicated
+                     ).lower(abstract_state, abstract_batch)
+  return LoweredSteps(graphdef, abstract_state, init, train_l, eval_l, forward_fn, batch_sh, state_sh)
+
+
+def build_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTransformation,
+                schedule: optax.Schedule, mesh: Mesh, rules: Rules, batch: int, length: int,
+                dtype: jnp.dtype, memory_fraction: float = 0.9) -> CompiledSteps:
+  """Compiles the steps for `batch` rows of `length` tokens, checks they fit, then builds the state.
+
+  Raises `DoesNotFit` (before allocating any weight) when XLA's memory analysis exceeds
+  `memory_fraction` of a device's memory.
+  """
+  start = time.perf_counter()
+  lowered = lower_steps(model_factory, tx, schedule, mesh, rules, batch, length, dtype)
+  with jax.set_mesh(mesh):
+    train_c = lowered.train_step.compile()
+    eval_c = lowered.eval_step.compile()
   seconds = time.perf_counter() - start
   memory = _memory_needed(train_c)
   limit = device_memory_bytes(mesh.devices.flat[0])
@@ -155,9 +180,9 @@ def build_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTr
     raise DoesNotFit(f"the training step needs {memory / 2**30:.2f} GiB per device, more than "
                      f"{memory_fraction:.0%} of the {limit / 2**30:.2f} GiB available")
   with jax.set_mesh(mesh):
-    state = jax.jit(lambda: nnx.split(init())[1], out_shardings=state_sh)()
-  return CompiledSteps(graphdef, state, train_c, eval_c, jax.jit(forward_fn), batch_sh, state_sh, seconds,
-                       memory, _flops(train_c))
+    state = jax.jit(lambda: nnx.split(lowered.init())[1], out_shardings=lowered.state_sharding)()
+  return CompiledSteps(lowered.graphdef, state, train_c, eval_c, jax.jit(lowered.forward_fn),
+                       lowered.batch_sharding, lowered.state_sharding, seconds, memory, _flops(train_c))
 
 
 def _merge_in(graph: nnx.GraphDef, params: nnx.State, rest: nnx.State, dtype: jnp.dtype) -> LanguageModel:

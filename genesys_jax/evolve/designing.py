@@ -1,0 +1,104 @@
+"""A design job: one design session (offline designer or LLM flow), the sandboxed check of its design,
+and the record of both in the store, together with the design's first verification job."""
+
+from __future__ import annotations
+
+import pathlib
+import time
+from collections.abc import Sequence
+
+import ml_collections
+import numpy as np
+
+from genesys_jax.agents.direct_flow import DirectSession
+from genesys_jax.agents.flow import DesignSession, FlowSettings, Parent
+from genesys_jax.agents.knowledge.search import KnowledgeEngine
+from genesys_jax.agents.llm.client import LLMClient
+from genesys_jax.agents.offline_designer import OfflineDesigner, sizes_on
+from genesys_jax.agents.proposal import Proposal
+from genesys_jax.check.checker import check_design
+from genesys_jax.check.settings import settings_of
+from genesys_jax.evolve import layout
+from genesys_jax.evolve.store import DesignRow, Job, NewDesign, SessionRecord, SQLiteStore
+from genesys_jax.files import read_json
+from genesys_jax.gau.design import MANIFEST, Design, load_design
+from genesys_jax.gau.errors import DesignError
+from genesys_jax.gau.scales import get_scale
+
+
+def parent_summary(store: SQLiteStore, design_id: int) -> str:
+  """How a parent did, in a line the proposer reads."""
+  done = [v for v in store.verifications() if v.design_id == design_id and v.status == "completed"]
+  if not done:
+    return "not verified yet"
+  return "; ".join(f"{v.rung}: validation bits/byte {v.results['eval']['validation']['bits_per_byte']:.3f} "
+                   f"(untrained {v.results['random_init']['validation']['bits_per_byte']:.2f})" for v in done)
+
+
+def _offline_session(job: Job, config: ml_collections.ConfigDict, parents: Sequence[Design],
+                     avoid: set[str]) -> tuple[Proposal | None, str]:
+  e = config.evolve
+  designer = OfflineDesigner(int(job.payload["seed"]),
+                             admissible=sizes_on([get_scale(r) for r in e.rungs], e.size_tolerance))
+  operator, name = job.payload["operator"], job.payload["name"]
+  try:
+    if operator == "mutation":
+      return designer.mutate(parents[0], name, avoid), "composed from library units"
+    if operator == "crossover":
+      return designer.crossover(parents[0], parents[1], name, avoid), "composed from library units"
+    return designer.scratch(name, avoid), "composed from library units"
+  except DesignError as err:
+    return None, str(err)
+
+
+def run_design_job(job: Job, owner: str, store: SQLiteStore, workdir: pathlib.Path,
+                   config: ml_collections.ConfigDict, client: LLMClient | None) -> int | None:
+  """Runs the design session `job` describes and records it; returns the new design's id, if any."""
+  started = time.perf_counter()
+  rows: dict[int, DesignRow] = {r.id: r for r in store.designs()}
+  parent_rows = [rows[i] for i in job.payload["parents"]]
+  parents = [load_design(workdir / r.path) for r in parent_rows]
+  operator, name = job.payload["operator"], job.payload["name"]
+  events: tuple[dict, ...] = ()
+  cost = 0.0
+  if config.agents.designer == "offline":
+    proposal, reason = _offline_session(job, config, parents, {r.content_hash for r in rows.values()})
+  else:
+    flow = FlowSettings(**config.agents.flow.to_dict(), budget_usd=config.agents.budget_usd or float("inf"))
+    session_type = DirectSession if config.agents.designer == "direct" else DesignSession
+    check_settings, limits = settings_of(config.check)
+    session = session_type(client, KnowledgeEngine(), lambda d: check_design(d, check_settings, limits), flow, name)
+    siblings = [r.name for r in rows.values() if set(r.parents) & set(job.payload["parents"])]
+    result = session.run(operator, [Parent(d, parent_summary(store, r.id)) for d, r in zip(parents, parent_rows)],
+                         siblings, name)
+    proposal, reason, events, cost = result.proposal, result.reason, tuple(result.events), result.cost_usd
+  new, status, report = None, "rejected", None
+  if proposal is not None:
+    design = proposal.design
+    path = layout.design_directory(design)
+    design.save(workdir / path)
+    check_settings, limits = settings_of(config.check)
+    report = check_design(design, check_settings, limits).to_json()
+    status = "implemented" if report["ok"] else "rejected"
+    new = NewDesign(design.name, design.content_hash(), read_json(workdir / path / MANIFEST), path, operator=operator,
+                    parents=tuple(job.payload["parents"]), fingerprint=report["figures"].get("fingerprint"),
+                    rationale=proposal.rationale, changed_units=proposal.changed_units)
+    if not report["ok"]:
+      reason = "rejected by the checker: " + "; ".join(c["name"] for c in report["checks"] if not c["ok"])
+  record = SessionRecord(config.agents.designer, operator, proposal is not None, reason,
+                         time.perf_counter() - started, cost, events, report)
+  return store.finish_design_job(job, owner, record, new, status, config.evolve.rungs[0])
+
+
+def design_seed(run_seed: int, index: int) -> int:
+  """The offline designer's seed for the run's `index`-th design job (reproducible on resume)."""
+  return int(np.random.default_rng([run_seed, index]).integers(2**31))
+
+
+def give_up_or_retry(job: Job, owner: str, store: SQLiteStore, error: str, max_attempts: int) -> None:
+  """After an unexpected error: retry the job, or after `max_attempts` record it as a failed session."""
+  if job.attempts < max_attempts:
+    store.fail(job.id, owner, error, max_attempts)
+    return
+  record = SessionRecord("error", job.payload["operator"], False, error, 0.0)
+  store.finish_design_job(job, owner, record, None, "rejected", None)

@@ -1,0 +1,82 @@
+"""A verifier: a process that claims verification jobs from the store, trains and evaluates each
+design at its rung on the devices this process owns, and records the results with the job's close.
+
+A job's lease is renewed by a heartbeat while it trains; when the process is stopped (SIGTERM, SIGINT)
+the verification checkpoints and the job goes back to the queue; when it is killed, the lease expires
+(or the controller sees the process is gone) and the next verifier resumes from the checkpoint.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import time
+import traceback
+
+import ml_collections
+
+from genesys_jax.evolve import layout
+from genesys_jax.evolve.leases import Heartbeat
+from genesys_jax.evolve.store import Job, SQLiteStore
+from genesys_jax.gau.design import load_design
+from genesys_jax.verify.run import run_directory, verify
+from genesys_jax.verify.train import StopFlag
+
+
+def verify_settings(config: ml_collections.ConfigDict, rung: str) -> ml_collections.ConfigDict:
+  """The `verify` section for `rung`: rung-0 diagnostics run only at the run's lowest rung."""
+  c = ml_collections.ConfigDict(config.verify.to_dict())
+  c.diagnostics.enabled = bool(config.verify.diagnostics.enabled and rung == config.evolve.rungs[0])
+  return c
+
+
+def run_verify_job(job: Job, owner: str, store: SQLiteStore, workdir: pathlib.Path,
+                   config: ml_collections.ConfigDict, stop: StopFlag) -> str:
+  """Verifies the job's design at its rung; returns the outcome ('recorded', 'released', 'lost', 'failed')."""
+  w = config.evolve.workers
+  design_id, rung = job.payload["design_id"], job.payload["rung"]
+  row = next(r for r in store.designs() if r.id == design_id)
+  started = time.perf_counter()
+  with Heartbeat(lambda: store.renew(job.id, owner, w.lease_s), w.heartbeat_s) as heartbeat:
+    lost_or_stopped = _Either(stop, heartbeat.lost)
+    try:
+      design = load_design(workdir / row.path)
+      results = verify(design, rung, workdir / layout.VERIFY, verify_settings(config, rung), stop=lost_or_stopped)
+    except Exception as e:  # a design that crashes in training is a result, after max_attempts tries
+      message = f"{type(e).__name__}: {e}"
+      if job.attempts < w.max_attempts:
+        store.fail(job.id, owner, message + "\n" + traceback.format_exc(limit=5), w.max_attempts)
+        return "failed"
+      results = {"status": "error", "message": message}
+      design = None
+  if heartbeat.lost.is_set():
+    return "lost"
+  if results.get("status") == "preempted":
+    store.release(job.id, owner)
+    return "released"
+  run_dir = (run_directory(layout.VERIFY, design, rung) if design is not None else "")
+  recorded = store.finish_verify_job(job, owner, design_id, rung, results["status"], results, str(run_dir),
+                                     time.perf_counter() - started)
+  return "recorded" if recorded else "lost"
+
+
+class _Either(StopFlag):
+  """A stop flag that is set when the process is asked to stop or the job's lease was lost."""
+
+  def __init__(self, stop: StopFlag, lost):
+    super().__init__()
+    self._stop, self._lost = stop, lost
+
+  def __bool__(self) -> bool:
+    return bool(self._stop) or self._lost.is_set()
+
+
+def serve(workdir: pathlib.Path, config: ml_collections.ConfigDict, owner: str, stop: StopFlag,
+          poll_s: float = 0.5) -> None:
+  """Claims and runs verification jobs until the run is finished or `stop` is set."""
+  store = SQLiteStore(layout.store_path(workdir), create=False)
+  while not stop and not store.get_meta("finished"):
+    job = store.claim("verify", owner, config.evolve.workers.lease_s)
+    if job is None:
+      time.sleep(poll_s)
+      continue
+    run_verify_job(job, owner, store, workdir, config, stop)
