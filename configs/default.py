@@ -3,7 +3,7 @@
     python -m genesys_jax.main --config configs/default.py --workdir runs/default
     python -m genesys_jax.main --config configs/default.py:smoke --workdir runs/smoke
 
-Five seeds, then 16 new designs verified at micro1, 4 promoted to micro2 and 1 to micro3 (a budget
+Five seeds, then 16 new designs verified at micro1 and the best 4 promoted to micro2 (a budget
 narrowing by 0.25 per rung, as in the paper), on 2 CPU cores in about 10 minutes. `:smoke` is the
 same loop with the GPT seed and a 2/1 budget on two rungs, in under 2 minutes.
 """
@@ -22,6 +22,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.agents = agents_config()  # who designs: the offline designer (no API key needed)
   config.check = check_config()    # the sandboxed checker every new design passes before verification
   config.verify = verify_config()  # how a design is trained and evaluated at a rung
+  config.evolve.rungs = ("micro1", "micro2")
+  config.evolve.budget.top = 4               # 16 designs at micro1, the best 4 promoted to micro2
+  config.evolve.workers.verifiers = 2        # the designer idles once the micro1 budget is designed
   config.verify.diagnostics.enabled = False  # rung-0 diagnostics cost 13-48 s a design on 2 cores
   config.verify.eval.max_batches = 16
   config.verify.checkpoint.every_steps = 25
@@ -29,8 +32,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   if arg == "smoke":
     config.evolve.seeds = ("gpt2",)
     config.check.causality_positions = 4
-    config.evolve.rungs = ("micro1", "micro2")
+    config.evolve.budget.top = 1
     config.evolve.budget.ratio = 0.5
+    config.evolve.workers.verifiers = 1
     config.verify.train.max_steps = 20
     config.verify.eval.max_batches = 4
     config.verify.checkpoint.every_steps = 5

@@ -7,11 +7,15 @@
         --config.verify.data.tokenizer_model=$HOME/spm32k.model --config.verify.eval.tfds_data_dir=$HOME/tfds
 
 Takes paper.py's variants (`configs/gpu.py:offline`) and its data preparation steps. One verifier
-process owns every GPU of the node: a 256 x 2048-token step is split 32 rows a GPU, with weights and
-optimizer state sharded over the GPUs (FSDP over NVLink, ZeRO-3 style) so the memory goes to
-activations. Compute is bfloat16 (`compute_dtype='auto'`) over float32 master weights.
-`XLA_PYTHON_CLIENT_MEM_FRACTION` lets XLA use 95% of each GPU instead of its default 75%; the compile
-gate (verify.train.memory_fraction) measures against that.
+process owns every GPU of the node: a 256 x 2048-token step is split 32 rows a GPU (on 8 GPUs), with
+weights and optimizer state sharded over the GPUs (FSDP over NVLink) and bfloat16 compute
+(`compute_dtype='auto'`) over float32 master weights. `XLA_PYTHON_CLIENT_MEM_FRACTION` lets XLA use
+95% of each GPU instead of 75%; the compile gate (verify.train.memory_fraction) measures against that.
+
+Memory (XLA's analysis of the GPT seed's step, one H200): 32 rows need 25 GiB at 14M, 66 GiB at
+70M and 122 GiB at 125M; at 350M 8 rows need 115 GiB and 4 rows 60 GiB. The step has no gradient
+accumulation yet, so at the paper's 0.5M-token step the 350M rung (and 125M on 80 GB GPUs) records
+`does_not_fit`; `--config.verify.train.batch_tokens` lowers the step for every rung.
 """
 
 import pathlib
@@ -25,6 +29,5 @@ _PAPER = runpy.run_path(str(pathlib.Path(__file__).with_name("paper.py")))
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config = _PAPER["get_config"](arg)
   config.verify.mesh.data = 1
-  config.verify.mesh.fsdp = -1                # every GPU of the node
-  config.verify.mesh.tensor = 1
+  config.verify.mesh.fsdp = -1                # every GPU of the node (tensor stays 1)
   return config

@@ -12,9 +12,9 @@ it sees several workers, and the mesh then spans all chips of the slice. The wor
 tasks and tokenizer must be at the same path on every worker (a shared mount such as Filestore). Takes
 paper.py's variants (`configs/tpu.py:offline`) and its data preparation steps.
 
-The 350M rung trains 256 rows of 2048 tokens a step without gradient accumulation, so pick a slice
-with enough chips (e.g. 32: 8 rows a chip) for a chip's share to fit; the compile gate records
-`does_not_fit` otherwise, before anything is allocated.
+The 350M rung trains 256 rows of 2048 tokens a step without gradient accumulation, about 15 GiB of
+memory a row (XLA's analysis on a GPU), so a chip's share fits only on a slice of many chips; on a
+smaller one the compile gate records `does_not_fit` before anything is allocated.
 """
 
 import pathlib
@@ -28,6 +28,5 @@ _PAPER = runpy.run_path(str(pathlib.Path(__file__).with_name("paper.py")))
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config = _PAPER["get_config"](arg)
   config.verify.mesh.data = 1
-  config.verify.mesh.fsdp = -1                # every chip of the slice, all hosts
-  config.verify.mesh.tensor = 1
+  config.verify.mesh.fsdp = -1                # every chip of the slice, all hosts (tensor stays 1)
   return config

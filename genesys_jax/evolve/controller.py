@@ -23,7 +23,7 @@ import numpy as np
 from genesys_jax.agents.llm.costs import Ledger
 from genesys_jax.agents.llm.factory import make_client
 from genesys_jax.evolve import designing, fitness, layout, selection
-from genesys_jax.evolve.leases import is_dead, owner_name
+from genesys_jax.evolve.leases import Heartbeat, is_dead, owner_name
 from genesys_jax.evolve.progress import Snapshot, status_line
 from genesys_jax.evolve.records import DesignView
 from genesys_jax.evolve.settings import budgets
@@ -54,7 +54,7 @@ class Controller:
   def run(self) -> bool:
     """Runs to the end (True) or until `stop` is set (False)."""
     self.store.log_event("start", owner=self.owner)
-    self.store.reclaim(is_dead)
+    self.store.reclaim(is_dead, self.e.workers.max_attempts)
     self._add_seeds()
     client = None if self.config.agents.designer == "offline" else make_client(self.config.agents.llm, self._ledger)
     for k in range(self.e.workers.designers):
@@ -65,7 +65,7 @@ class Controller:
     try:
       while not self.stop.is_set():
         self._keep_run_lease()
-        self.store.reclaim(is_dead)
+        self.store.reclaim(is_dead, self.e.workers.max_attempts)
         self._keep_verifiers()
         snapshot = self.snapshot()
         queued = self._plan(snapshot)
@@ -129,7 +129,8 @@ class Controller:
         continue
       self._designer_jobs[owner] = job.id
       try:
-        designing.run_design_job(job, owner, self.store, self.workdir, self.config, client)
+        with Heartbeat(lambda: self.store.renew(job.id, owner, w.lease_s), w.heartbeat_s):
+          designing.run_design_job(job, owner, self.store, self.workdir, self.config, client)
       except Exception as e:  # a bug or a broken parent: retried, then recorded as a failed session
         self.store.log_event("design_job_error", job=job.id, error=f"{type(e).__name__}: {e}")
         if not self.stop.is_set():

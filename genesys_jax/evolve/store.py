@@ -215,7 +215,7 @@ class EvolutionStore(abc.ABC):
   @abc.abstractmethod
   def fail(self, job_id: int, owner: str, error: str, max_attempts: int) -> bool: ...
   @abc.abstractmethod
-  def reclaim(self, is_dead: Callable[[str], bool]) -> int: ...
+  def reclaim(self, is_dead: Callable[[str], bool], max_attempts: int) -> int: ...
   @abc.abstractmethod
   def job_counts(self) -> dict[tuple[str, str], int]: ...
   @abc.abstractmethod
@@ -428,14 +428,29 @@ class SQLiteStore(EvolutionStore):
                  ("failed" if final else "pending", error, time.time() if final else None, job_id))
       return final
 
-  def reclaim(self, is_dead: Callable[[str], bool]) -> int:
-    """Puts back every leased job whose lease expired or whose owner is known dead; how many."""
+  def reclaim(self, is_dead: Callable[[str], bool], max_attempts: int) -> int:
+    """Puts back every leased job whose lease expired or whose owner is known dead; how many.
+
+    A job whose worker died `max_attempts` times is given up and recorded as failed (a verification
+    with status 'error', or a failed design session), so it counts against the budget like any result.
+    """
     with self._transaction() as db:
-      rows = db.execute("SELECT id, owner, lease_expires FROM jobs WHERE state='leased'").fetchall()
+      rows = db.execute("SELECT id, kind, payload, owner, lease_expires, attempts FROM jobs WHERE state='leased'").fetchall()
       now = time.time()
-      stale = [job_id for job_id, owner, expires in rows if expires < now or is_dead(owner)]
-      for job_id in stale:
-        db.execute("UPDATE jobs SET state='pending', owner=NULL, lease_expires=NULL WHERE id=?", (job_id,))
+      stale = [(i, k, json.loads(p), a) for i, k, p, owner, expires, a in rows if expires < now or is_dead(owner)]
+      for job_id, kind, payload, attempts in stale:
+        if attempts < max_attempts:
+          db.execute("UPDATE jobs SET state='pending', owner=NULL, lease_expires=NULL WHERE id=?", (job_id,))
+          continue
+        message = f"its worker died or stopped answering {attempts} times"
+        db.execute("UPDATE jobs SET state='failed', owner=NULL, error=?, finished=? WHERE id=?", (message, now, job_id))
+        if kind == "verify":
+          db.execute("INSERT OR IGNORE INTO verifications (design_id, rung, status, results, run_dir, seconds, created)"
+                     " VALUES (?, ?, 'error', ?, '', 0, ?)", (payload["design_id"], payload["rung"],
+                                                             json.dumps({"status": "error", "message": message}), now))
+        else:
+          db.execute("INSERT INTO sessions (job_id, designer, operator, ok, reason, seconds, created)"
+                     " VALUES (?, 'error', ?, 0, ?, 0, ?)", (job_id, payload.get("operator", ""), message, now))
       return len(stale)
 
   def job_counts(self) -> dict[tuple[str, str], int]:

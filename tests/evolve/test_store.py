@@ -1,0 +1,163 @@
+"""The evolution store: schema and migrations, the queue with leases, atomic job ends, the run lease."""
+
+import multiprocessing
+import sqlite3
+import time
+
+import pytest
+
+from genesys_jax.evolve.store import SCHEMA_VERSION, NewDesign, SessionRecord, SQLiteStore, StoreError
+
+
+def _design(name: str, fingerprint: str | None = None, parents=(), seed=False) -> NewDesign:
+  return NewDesign(name, f"hash-{name}", {"root": "R"}, f"designs/{name}", seed=seed, operator=None if seed else "mutation",
+                   parents=tuple(parents), fingerprint=fingerprint)
+
+
+def _session(check_ok=True, events=()) -> SessionRecord:
+  return SessionRecord("offline", "mutation", True, "done", 1.5, 0.25, tuple(events),
+                       {"ok": check_ok, "checks": [], "figures": {}, "seconds": {"sandbox_total": 3.0}})
+
+
+def test_new_store_is_wal_and_versioned(tmp_path):
+  store = SQLiteStore(tmp_path / "s.sqlite")
+  assert store.get_meta("schema_version") == SCHEMA_VERSION
+  assert sqlite3.connect(tmp_path / "s.sqlite").execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+  store.set_meta("config", {"a": [1, 2]})
+  assert SQLiteStore(tmp_path / "s.sqlite").get_meta("config") == {"a": [1, 2]}  # reopening keeps everything
+
+
+def test_newer_schema_garbage_and_foreign_files_are_refused(tmp_path):
+  SQLiteStore(tmp_path / "new.sqlite").set_meta("schema_version", SCHEMA_VERSION + 1)
+  with pytest.raises(StoreError, match="newer than this genesys_jax understands"):
+    SQLiteStore(tmp_path / "new.sqlite")
+  (tmp_path / "junk.sqlite").write_bytes(b"this is not a database file at all" * 100)
+  with pytest.raises(StoreError, match="not a readable evolution store"):
+    SQLiteStore(tmp_path / "junk.sqlite")
+  sqlite3.connect(tmp_path / "other.sqlite").execute("CREATE TABLE t (x)")
+  with pytest.raises(StoreError, match="not an evolution store"):
+    SQLiteStore(tmp_path / "other.sqlite")
+  with pytest.raises(StoreError, match="no evolution store"):
+    SQLiteStore(tmp_path / "absent.sqlite", create=False)
+
+
+def test_queue_dedups_keys_and_leases(tmp_path):
+  store = SQLiteStore(tmp_path / "s.sqlite")
+  assert store.enqueue("verify", "verify:1:micro1", {"design_id": 1})
+  assert not store.enqueue("verify", "verify:1:micro1", {"design_id": 1})
+  job = store.claim("verify", "a", lease_s=60)
+  assert job.attempts == 1 and store.claim("verify", "b", lease_s=60) is None
+  assert store.renew(job.id, "a", 60) and not store.renew(job.id, "b", 60)
+  store.release(job.id, "a")  # a clean stop is not a failed attempt
+  again = store.claim("verify", "b", lease_s=60)
+  assert again.id == job.id and again.attempts == 1
+  assert not store.fail(again.id, "b", "boom", max_attempts=2)  # back to the queue
+  third = store.claim("verify", "c", lease_s=60)
+  assert third.attempts == 2 and store.fail(third.id, "c", "boom", max_attempts=2)  # given up
+  assert store.job_counts() == {("verify", "failed"): 1}
+
+
+def test_reclaim_takes_back_expired_and_dead_leases(tmp_path):
+  store = SQLiteStore(tmp_path / "s.sqlite")
+  for k in range(3):
+    store.enqueue("design", f"design:{k}", {})
+  expired = store.claim("design", "slow", lease_s=0.01)
+  dead = store.claim("design", "dead", lease_s=60)
+  alive = store.claim("design", "alive", lease_s=60)
+  time.sleep(0.05)
+  assert store.reclaim(lambda owner: owner == "dead", max_attempts=3) == 2
+  assert {j.id for j in store.jobs("design", ("pending",))} == {expired.id, dead.id}
+  assert [j.id for j in store.jobs("design", ("leased",))] == [alive.id]
+  # a worker whose lease was taken back cannot record its result
+  assert not store.finish_verify_job(expired, "slow", 1, "micro1", "completed", {}, "", 1.0)
+
+
+def test_finishing_a_design_job_records_everything_at_once(tmp_path):
+  store = SQLiteStore(tmp_path / "s.sqlite")
+  seed = store.add_seed(_design("gpt2", fingerprint="f0", seed=True))
+  assert store.add_seed(_design("gpt2", seed=True)) == seed  # same content hash: the same design
+  store.enqueue("design", "design:0", {})
+  job = store.claim("design", "w", 60)
+  call = {"kind": "call", "role": "proposer", "model": "m", "ok": True, "input_tokens": 10, "output_tokens": 5,
+          "cost_usd": 0.25, "seconds": 1.0}
+  new = store.finish_design_job(job, "w", _session(events=[call]), _design("d1", "f1", [seed]), "implemented", "micro1")
+  [row] = [r for r in store.designs() if r.id == new]
+  assert row.status == "implemented" and row.parents == (seed,) and row.operator == "mutation"
+  assert store.spend_usd() == 0.25 and store.sessions()[0]["check_ok"] is True
+  assert [j.key for j in store.jobs("verify", ("pending",))] == [f"verify:{new}:micro1"]
+  assert store.job_counts()[("design", "done")] == 1
+  # the same behaviour (functional fingerprint) under another tree: a duplicate, never verified
+  store.enqueue("design", "design:1", {})
+  job = store.claim("design", "w", 60)
+  dup = store.finish_design_job(job, "w", _session(), _design("d2", "f1", [seed]), "implemented", "micro1")
+  assert next(r for r in store.designs() if r.id == dup).status == "duplicate"
+  assert len(store.jobs("verify", ("pending",))) == 1
+  # a rejected design is recorded with its check, and not queued
+  store.enqueue("design", "design:2", {})
+  job = store.claim("design", "w", 60)
+  bad = store.finish_design_job(job, "w", _session(check_ok=False), _design("d3", "f3"), "rejected", "micro1")
+  assert next(r for r in store.designs() if r.id == bad).status == "rejected"
+  assert len(store.jobs("verify", ("pending",))) == 1
+
+
+def test_a_verification_is_recorded_once(tmp_path):
+  store = SQLiteStore(tmp_path / "s.sqlite")
+  design = store.add_seed(_design("gpt2", seed=True))
+  store.enqueue("verify", "v", {})
+  job = store.claim("verify", "w", 60)
+  assert store.finish_verify_job(job, "w", design, "micro1", "completed", {"x": 1}, "verify/gpt2", 2.0)
+  assert not store.finish_verify_job(job, "w", design, "micro1", "completed", {"x": 2}, "verify/gpt2", 2.0)
+  [v] = store.verifications()
+  assert v.results == {"x": 1} and v.rung == "micro1"
+
+
+def _claim_all(path: str, owner: str, out) -> None:
+  store = SQLiteStore(path)
+  while (job := store.claim("verify", owner, 60)) is not None:
+    out.put(job.id)
+    assert store.finish_verify_job(job, owner, 1, f"r{job.id}", "completed", {}, "", 0.0)
+
+
+def test_processes_sharing_a_store_take_each_job_once(tmp_path):
+  path = tmp_path / "s.sqlite"
+  store = SQLiteStore(path)
+  store.add_seed(_design("gpt2", seed=True))
+  for k in range(60):
+    store.enqueue("verify", f"v{k}", {})
+  ctx = multiprocessing.get_context("spawn")
+  out = ctx.Queue()
+  procs = [ctx.Process(target=_claim_all, args=(str(path), f"p{k}", out)) for k in range(4)]
+  for p in procs:
+    p.start()
+  for p in procs:
+    p.join(120)
+    assert p.exitcode == 0
+  taken = [out.get(timeout=5) for _ in range(60)]
+  assert sorted(taken) == sorted(set(taken)) and len(taken) == 60
+  assert len(store.verifications()) == 60 and store.job_counts() == {("verify", "done"): 60}
+
+
+def test_one_controller_at_a_time(tmp_path):
+  store = SQLiteStore(tmp_path / "s.sqlite")
+  assert store.acquire_run_lease("a", 60, lambda owner: False) is None
+  assert store.acquire_run_lease("b", 60, lambda owner: False) == "a"
+  assert store.acquire_run_lease("b", 60, lambda owner: owner == "a") is None  # a died: b takes over
+  store.release_run_lease("b")
+  assert store.acquire_run_lease("c", 0.01, lambda owner: False) is None
+  time.sleep(0.05)
+  assert store.acquire_run_lease("d", 60, lambda owner: False) is None  # c's lease expired
+
+
+def test_a_job_whose_worker_keeps_dying_is_given_up_and_recorded(tmp_path):
+  store = SQLiteStore(tmp_path / "s.sqlite")
+  design = store.add_seed(_design("gpt2", seed=True))
+  store.enqueue("verify", "v", {"design_id": design, "rung": "micro1"})
+  store.enqueue("design", "d", {"operator": "mutation"})
+  for attempt in range(2):
+    assert store.claim("verify", "dead", 60).attempts == attempt + 1
+    assert store.claim("design", "dead", 60).attempts == attempt + 1
+    assert store.reclaim(lambda owner: True, max_attempts=2) == 2
+  assert store.job_counts() == {("verify", "failed"): 1, ("design", "failed"): 1}
+  [v] = store.verifications()
+  assert v.status == "error" and "died" in v.results["message"]
+  assert store.sessions()[0]["ok"] is False
