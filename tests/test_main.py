@@ -116,7 +116,8 @@ def test_sigint_stops_cleanly_and_a_second_controller_is_refused(tmp_path):
 
 def test_a_run_with_another_config_is_refused_unless_allowed(smoke_run, tmp_path):
   workdir = tmp_path / "run"
-  shutil.copytree(smoke_run[0], workdir)
+  sqlite3.connect(smoke_run[0] / "store.sqlite").execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
+  shutil.copytree(smoke_run[0], workdir, ignore=shutil.ignore_patterns("*-wal", "*-shm"))
   recorded = SQLiteStore(workdir / "store.sqlite", create=False).get_meta("config")
   refused = _main(*SMOKE, "--workdir", str(workdir), "--config.evolve.seed=3")
   assert refused.returncode == 2

@@ -1,0 +1,94 @@
+"""The controller's decisions on a store filled by hand: the narrowing budget, promotions, design jobs."""
+
+import importlib.util
+import pathlib
+
+import pytest
+
+from genesys_jax.evolve.controller import Controller
+from genesys_jax.evolve.store import NewDesign, SessionRecord, SQLiteStore
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _config(**evolve):
+  spec = importlib.util.spec_from_file_location("default_config", ROOT / "configs" / "default.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config()
+  config.unlock()
+  config.evolve.rungs = ("micro1", "micro2", "micro3")
+  config.evolve.budget.top = 1  # 16 / 4 / 1
+  for key, value in evolve.items():
+    config.evolve.selection[key] = value
+  return config
+
+
+def _results(bpb: float) -> dict:
+  return {"status": "completed", "eval": {"validation": {"bits_per_byte": bpb, "accuracy": 0.5}},
+          "random_init": {"validation": {"bits_per_byte": 8.0, "accuracy": 0.0}}}
+
+
+def _verify(store: SQLiteStore, design_id: int, rung: str, bpb: float) -> None:
+  store.enqueue("verify", f"verify:{design_id}:{rung}", {"design_id": design_id, "rung": rung})
+  job = store.claim("verify", "w", 60)
+  assert store.finish_verify_job(job, "w", design_id, rung, "completed", _results(bpb), "", 1.0)
+
+
+def _add_design(store: SQLiteStore, name: str, parent: int) -> int:
+  store.enqueue("design", f"design:{name}", {"operator": "mutation"})
+  job = store.claim("design", "w", 60)
+  design = NewDesign(name, f"hash-{name}", {}, f"designs/{name}", operator="mutation", parents=(parent,),
+                     fingerprint=f"fp-{name}")
+  record = SessionRecord("offline", "mutation", True, "ok", 1.0, check={"ok": True, "figures": {}, "seconds": {}})
+  return store.finish_design_job(job, "w", record, design, "implemented", None)
+
+
+@pytest.fixture
+def run(tmp_path):
+  store = SQLiteStore(tmp_path / "store.sqlite")
+  seed = store.add_seed(NewDesign("gpt2", "hash-gpt2", {}, "designs/gpt2", seed=True))
+  _verify(store, seed, "micro1", 4.0)
+  designs = [_add_design(store, f"d{k}", seed) for k in range(8)]
+  return store, seed, designs
+
+
+def test_higher_rungs_open_by_the_ratio_as_designs_finish_below(run, tmp_path):
+  store, seed, designs = run
+  controller = Controller(tmp_path, _config(explore_p=0.0), store)
+  for k, design in enumerate(designs):
+    _verify(store, design, "micro1", 3.0 + 0.1 * k)  # d0 is the best
+  # 8 done at micro1: 8 x 0.25 = 2 slots at micro2; micro3 stays shut until micro2 results exist
+  candidates = controller._open_verifications(controller.snapshot())
+  assert {rung for _, rung in candidates} == {"micro2"} and len(candidates) == 8
+  controller._plan(controller.snapshot())
+  controller._plan(controller.snapshot())
+  promoted = [j.payload for j in store.jobs("verify", ("pending",)) if j.payload["design_id"] != seed]
+  assert [p["design_id"] for p in promoted] == designs[:2]  # the best two, at their lowest unverified rung
+  assert controller._open_verifications(controller.snapshot()) == []  # the micro2 slots are taken
+  controller._plan(controller.snapshot())
+  assert len([j for j in store.jobs("verify", ("pending",)) if j.payload["design_id"] != seed]) == 2
+
+
+def test_the_best_seed_climbs_beside_the_designs(run, tmp_path):
+  store, seed, designs = run
+  controller = Controller(tmp_path, _config(), store)
+  for design in designs:
+    _verify(store, design, "micro1", 3.5)
+  controller._plan(controller.snapshot())  # opens micro2 with a promotion
+  assert store.get_meta("reference_seeds") == [seed]
+  controller._plan(controller.snapshot())  # the next pass sends the seed there too
+  keys = {j.key for j in store.jobs("verify", ("pending",))}
+  assert f"verify:{seed}:micro2" in keys and store.get_meta("reference_seeds") == [seed]
+
+
+def test_design_jobs_start_from_seeds_and_carry_a_reproducible_seed(run, tmp_path):
+  store, seed, _ = run
+  controller = Controller(tmp_path, _config(), store)
+  controller._plan(controller.snapshot())
+  [job] = store.jobs("design", ("pending",))
+  assert job.payload["operator"] == "mutation" and job.payload["parents"] == [seed]
+  assert job.payload["name"] == "d009-mut"
+  again = Controller(tmp_path, _config(), store)
+  again._plan(again.snapshot())  # one design job in flight per designer: nothing new
+  assert [j.id for j in store.jobs("design", ("pending",))] == [job.id]
