@@ -50,7 +50,7 @@ def main() -> None:
   parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
   parser.add_argument("--workdir", default="runs/search_quality")
   parser.add_argument("--config", default="configs/default.py")
-  parser.add_argument("--rungs", nargs="+", default=["micro1", "micro2", "micro3"])
+  parser.add_argument("--rungs", nargs="+", default=["micro1", "micro2"])
   args = parser.parse_args()
   rows = {}
   for seed in args.seeds:
