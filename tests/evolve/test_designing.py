@@ -1,0 +1,85 @@
+"""A design job end to end in the store: the LLM flow (scripted answers) and the offline designer."""
+
+import pytest
+
+from agents.test_flow import _code, _observe, _plan, _proposal, _review, fake_checker
+from genesys_jax.agents.llm.client import LLMClient
+from genesys_jax.agents.llm.costs import Ledger, Price
+from genesys_jax.agents.llm.factory import ROLES
+from genesys_jax.agents.llm.replay import ScriptedBackend
+from genesys_jax.check.report import Check, CheckReport
+from genesys_jax.evolve import designing, layout
+from genesys_jax.evolve.store import NewDesign, SQLiteStore
+from genesys_jax.files import read_json
+from genesys_jax.gau.design import MANIFEST
+from genesys_jax.units.seeds import seed_design
+from evolve.test_controller import _config
+
+
+def _fingerprinting_checker(design, *args):
+  """The flow test's fake checker, plus the functional fingerprint the store keys duplicates on."""
+  report = fake_checker(design)
+  return CheckReport(report.design, report.checks, {"fingerprint": design.content_hash()}, (), {"sandbox_total": 0.5})
+
+
+class _Priced(ScriptedBackend):
+  def complete(self, request, model):
+    reply = super().complete(request, model)
+    return type(reply)(reply.text, model, 1000, 500)
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+  monkeypatch.setattr(designing, "check_design", _fingerprinting_checker)
+  store = SQLiteStore(tmp_path / "store.sqlite")
+  gpt2 = seed_design("gpt2")
+  path = layout.design_directory(gpt2)
+  gpt2.save(tmp_path / path)
+  seed = store.add_seed(NewDesign("gpt2", gpt2.content_hash(), read_json(tmp_path / path / MANIFEST), path, seed=True))
+  store.enqueue("design", "design:0", {"operator": "mutation", "parents": [seed], "name": "d001-mut", "seed": 5})
+  return store, seed, store.claim("design", "me", 60)
+
+
+def _client(answers):
+  return LLMClient(_Priced(answers), {r: "m" for r in ROLES}, {"m": Price(1.0, 2.0)}, Ledger(), retries=0,
+                   sleep=lambda s: None)
+
+
+def test_an_llm_session_is_recorded_with_its_calls_costs_and_check(run, tmp_path):
+  store, seed, job = run
+  config = _config()
+  config.agents.designer = "llm"
+  client = _client({"proposer": [_proposal()], "reviewer": [_review(4)], "planner": [_plan()], "coder": [_code()],
+                    "observer": [_observe(4)]})
+  design_id = designing.run_design_job(job, "me", store, tmp_path, config, client)
+  row = next(r for r in store.designs() if r.id == design_id)
+  assert row.status == "implemented" and row.parents == (seed,) and row.changed_units == ("CausalMeanMixer",)
+  assert (tmp_path / row.path / MANIFEST).is_file()
+  [session] = store.sessions()
+  assert session["designer"] == "llm" and session["check_ok"] and session["cost_usd"] == pytest.approx(5 * 0.002)
+  assert store.spend_usd() == pytest.approx(0.01)
+  roles = [r[0] for r in store._db().execute("SELECT role FROM calls ORDER BY id")]
+  assert roles == ["proposer", "reviewer", "planner", "coder", "observer"]
+  assert [j.key for j in store.jobs("verify", ("pending",))] == [f"verify:{design_id}:micro1"]
+  assert any(e["kind"] == "review" for e in store.session_events(session["id"]))
+
+
+def test_a_failed_llm_session_is_recorded_and_queues_nothing(run, tmp_path):
+  store, _, job = run
+  config = _config()
+  config.agents.designer = "llm"
+  config.agents.flow.max_review_rounds = 2
+  client = _client({"proposer": [_proposal()] * 2, "reviewer": [_review(2)] * 2})
+  assert designing.run_design_job(job, "me", store, tmp_path, config, client) is None
+  [session] = store.sessions()
+  assert not session["ok"] and session["check"] is None and session["cost_usd"] > 0
+  assert store.job_counts() == {("design", "done"): 1}
+
+
+def test_an_offline_session_designs_checks_and_queues_the_first_rung(run, tmp_path):
+  store, seed, job = run
+  design_id = designing.run_design_job(job, "me", store, tmp_path, _config(), None)
+  row = next(r for r in store.designs() if r.id == design_id)
+  assert row.operator == "mutation" and row.parents == (seed,) and row.rationale
+  assert store.sessions()[0]["designer"] == "offline" and store.spend_usd() == 0.0
+  assert store.jobs("verify", ("pending",))[0].payload == {"design_id": design_id, "rung": "micro1"}
