@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import pathlib
 import signal
+import sys
 from collections.abc import Sequence
 
 from absl import flags
@@ -78,6 +79,9 @@ def main(argv: Sequence[str]) -> int:
     signal.signal(sig, lambda *_: controller.stop.set())
   finished = controller.run()
   report = write_leaderboard(workdir, controller.snapshot(), config.evolve)
+  if controller.failure:
+    print(f"error: {controller.failure}", file=sys.stderr)
+    return 1
   if not finished:
     print(f"stopped; run the same command to continue (report so far: {report})")
     return STOPPED_EXIT_CODE

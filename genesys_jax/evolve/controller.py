@@ -32,6 +32,9 @@ from genesys_jax.files import read_json
 from genesys_jax.gau.design import MANIFEST
 from genesys_jax.units.seeds import seed_design
 
+_MAX_VERIFIER_FAILURES = 5
+"""Verifier processes may die (out of memory, a crashing design) and are restarted, up to this often."""
+
 
 class Controller:
   """Drives one run in `workdir` with `config` until the ladder budget is spent or it is stopped."""
@@ -44,7 +47,9 @@ class Controller:
     self.owner = owner_name("controller")
     self.stop = threading.Event()
     self.started = time.time()
-    self._verifiers: list[subprocess.Popen] = []
+    self._verifiers: dict[int, subprocess.Popen] = {}
+    self._verifier_failures = 0
+    self.failure: str | None = None  # why the run stopped on its own, when it did
     self._designers: list[threading.Thread] = []
     self._designer_jobs: dict[str, int] = {}
     self._ledger = Ledger()
@@ -90,10 +95,10 @@ class Controller:
 
   def _shutdown(self) -> None:
     self.stop.set()
-    for proc in self._verifiers:
+    for proc in self._verifiers.values():
       if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
-    for proc in self._verifiers:
+    for proc in self._verifiers.values():
       try:
         proc.wait(timeout=120)
       except subprocess.TimeoutExpired:
@@ -139,15 +144,31 @@ class Controller:
         self._designer_jobs.pop(owner, None)
 
   def _keep_verifiers(self) -> None:
-    alive = [p for p in self._verifiers if p.poll() is None]
-    for proc in self._verifiers:
-      if proc.poll() not in (None, 0):
+    """Keeps one verifier process per slot running; a slot's process that exited is replaced."""
+    for slot in range(self.e.workers.verifiers):
+      proc = self._verifiers.get(slot)
+      if proc is not None and proc.poll() is None:
+        continue
+      if proc is not None and proc.returncode != 0:
         self.store.log_event("verifier_exit", pid=proc.pid, code=proc.returncode)
-    self._verifiers = alive
-    while len(self._verifiers) < self.e.workers.verifiers and not self.stop.is_set():
-      self._verifiers.append(subprocess.Popen(
+        self._verifier_failures += 1
+        if self._verifier_failures > _MAX_VERIFIER_FAILURES:
+          self.failure = (f"verifier processes exited {self._verifier_failures} times (last exit code "
+                          f"{proc.returncode}); run `python -m genesys_jax.evolve.worker --workdir {self.workdir}` "
+                          "to see why")
+          self.stop.set()
+      if self.stop.is_set():
+        return
+      self._verifiers[slot] = subprocess.Popen(
           [sys.executable, "-m", "genesys_jax.evolve.worker", "--workdir", str(self.workdir), "--die_with_parent"],
-          env={**os.environ, "PYTHONUNBUFFERED": "1"}))
+          env=self._verifier_env(slot))
+
+  def _verifier_env(self, k: int) -> dict[str, str]:
+    """The environment of the verifier in slot `k`: the GPUs it owns, when the config splits them."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if self.e.workers.visible_devices:
+      env["CUDA_VISIBLE_DEVICES"] = self.e.workers.visible_devices[k]
+    return env
 
   # ---- what the run knows -----------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """The controller's decisions on a store filled by hand: the narrowing budget, promotions, design jobs."""
 
 import importlib.util
+import os
 import pathlib
 
 import pytest
@@ -92,3 +93,15 @@ def test_design_jobs_start_from_seeds_and_carry_a_reproducible_seed(run, tmp_pat
   again = Controller(tmp_path, _config(), store)
   again._plan(again.snapshot())  # one design job in flight per designer: nothing new
   assert [j.id for j in store.jobs("design", ("pending",))] == [job.id]
+
+
+def test_each_verifier_slot_owns_its_gpus(run, tmp_path):
+  store, _, _ = run
+  config = _config()
+  config.evolve.workers.verifiers = 2
+  config.evolve.workers.visible_devices = ("0,1", "2,3")
+  controller = Controller(tmp_path, config, store)
+  assert [controller._verifier_env(k)["CUDA_VISIBLE_DEVICES"] for k in (0, 1)] == ["0,1", "2,3"]
+  config.evolve.workers.visible_devices = ()
+  inherited = Controller(tmp_path, config, store)._verifier_env(0).get("CUDA_VISIBLE_DEVICES")
+  assert inherited == os.environ.get("CUDA_VISIBLE_DEVICES")
