@@ -26,6 +26,7 @@ from genesys_jax.evolve import designing, fitness, layout, selection
 from genesys_jax.evolve.leases import Heartbeat, is_dead, owner_name
 from genesys_jax.evolve.progress import Snapshot, status_line
 from genesys_jax.evolve.records import DesignView
+from genesys_jax.evolve.run_scalars import RunScalars
 from genesys_jax.evolve.settings import budgets
 from genesys_jax.evolve.store import DesignRow, NewDesign, SQLiteStore, VerificationRow
 from genesys_jax.files import read_json
@@ -50,6 +51,7 @@ class Controller:
     self._verifiers: dict[int, subprocess.Popen] = {}
     self._verifier_failures = 0
     self.failure: str | None = None  # why the run stopped on its own, when it did
+    self._scalars: RunScalars | None = None
     self._designers: list[threading.Thread] = []
     self._designer_jobs: dict[str, int] = {}
     self._ledger = Ledger()
@@ -67,12 +69,14 @@ class Controller:
       thread.start()
       self._designers.append(thread)
     last_status = 0.0
+    self._scalars = RunScalars(self.workdir, self.e)
     try:
       while not self.stop.is_set():
         self._keep_run_lease()
         self.store.reclaim(is_dead, self.e.workers.max_attempts)
         self._keep_verifiers()
         snapshot = self.snapshot()
+        self._scalars.update(snapshot)
         queued = self._plan(snapshot)
         if not queued and snapshot.idle and snapshot.design_closed and not self._open_verifications(snapshot):
           self.store.set_meta("finished", True)
@@ -107,6 +111,9 @@ class Controller:
       thread.join(timeout=30)
     for owner, job_id in list(self._designer_jobs.items()):  # a session cut short goes back to the queue
       self.store.release(job_id, owner)
+    if self._scalars is not None:
+      self._scalars.update(self.snapshot())
+      self._scalars.close()
     self.store.release_run_lease(self.owner)
     self.store.log_event("stop")
 
@@ -180,6 +187,7 @@ class Controller:
     counts = self.store.job_counts()
     design_inflight = counts.get(("design", "pending"), 0) + counts.get(("design", "leased"), 0)
     sessions = sum(n for (kind, _), n in counts.items() if kind == "design")
+    finished = counts.get(("design", "done"), 0) + counts.get(("design", "failed"), 0)
     verify_jobs = self.store.jobs("verify", ("pending", "leased"))
     implemented_new = sum(1 for r in rows if not r.seed and r.status == "implemented")
     budget_usd = self.config.agents.budget_usd
@@ -189,6 +197,7 @@ class Controller:
                      or (budget_usd > 0 and spend >= budget_usd))
     return Snapshot(rows=rows, verifications=verifications, views=views, ranking=ranking,
                     verify_jobs=verify_jobs, design_inflight=design_inflight, sessions=sessions,
+                    sessions_finished=finished,
                     implemented_new=implemented_new, spend_usd=spend, design_closed=design_closed,
                     idle=design_inflight == 0 and not verify_jobs)
 

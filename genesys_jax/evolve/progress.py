@@ -23,7 +23,8 @@ class Snapshot:
   ranking: Ranking
   verify_jobs: list[Job]
   design_inflight: int
-  sessions: int
+  sessions: int               # design jobs queued so far (finished or not)
+  sessions_finished: int
   implemented_new: int
   spend_usd: float
   design_closed: bool
