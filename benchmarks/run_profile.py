@@ -40,7 +40,7 @@ def main() -> None:
         "compile", "train", "eval", "baseline_eval", "diagnostics"))
     per_rung[v.rung] += 1
   busy = sum(seconds.values())
-  print(f"wall {wall:.0f} s; {len(new)} design sessions, {len(implemented)} designs accepted "
+  print(f"wall {wall:.0f} s; {len(store.sessions())} design sessions, {len(implemented)} designs accepted "
         f"({len(implemented) / wall * 3600:.0f} accepted designs per hour); verifications per rung: {dict(per_rung)}")
   print(f"worker busy time {busy:.0f} s ({busy / wall:.2f} x wall: designer and verifier overlap)")
   for name, s in seconds.most_common():
