@@ -17,6 +17,8 @@ from absl import flags
 from ml_collections import config_flags
 
 from genesys_jax import cli
+from genesys_jax.agents.llm.costs import Ledger
+from genesys_jax.agents.llm.factory import make_client
 from genesys_jax.evolve import layout
 from genesys_jax.evolve.controller import Controller
 from genesys_jax.evolve.leases import is_dead
@@ -65,6 +67,8 @@ def main(argv: Sequence[str]) -> int:
     raise cli.UsageProblem(f"--workdir {workdir} exists and is not a directory")
   try:
     validate_run(config)
+    if config.agents.designer != "offline":  # a missing API key or unpriced model fails here, before any work
+      make_client(config.agents.llm, Ledger())
   except ValueError as e:
     raise cli.UsageProblem(str(e)) from e
   workdir.mkdir(parents=True, exist_ok=True)

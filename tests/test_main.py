@@ -161,6 +161,8 @@ def test_newer_or_unreadable_store_is_refused_untouched(tmp_path):
     (["--config", "configs/default.py", "--workdir", "W", "--config.evolve.budget.ratio=2.0"],
      "evolve.budget.ratio must be in (0, 1]"),
     (["--config", "configs/default.py", "--workdir", "W", "--config.agents.designer=oracle"], "unknown designer"),
+    (["--config", "configs/default.py", "--workdir", "W", "--config.agents.designer=llm",
+      "--config.agents.llm.api_key_env=GENESYS_TEST_NO_SUCH_KEY"], "needs an API key in the environment variable"),
     (["--config", "configs/default.py", "--workdir", "README.md"], "exists and is not a directory"),
     (["--config", "configs/default.py", "--workdir", "W", "extra"], "unexpected arguments ['extra']"),
 ])
