@@ -6,13 +6,18 @@
 Five seeds, then 16 new designs verified at micro1 and the best 4 promoted to micro2 (a budget
 narrowing by 0.25 per rung, as in the paper), on 2 CPU cores in about 10 minutes. `:smoke` is the
 same loop with the GPT seed and a 2/1 budget on two rungs, in under 2 minutes.
+
+Its sweep is the search-quality study: three search seeds, each with evolutionary and random selection
+(six runs, about 70 minutes on 2 CPU cores; `:smoke` runs the same six in about 10):
+
+    python -m genesys_jax.sweep --config configs/default.py --workdir runs/search_quality
 """
 
 import ml_collections
 
 from genesys_jax.agents.settings import agents_config
 from genesys_jax.check.settings import check_config
-from genesys_jax.evolve.settings import evolve_config
+from genesys_jax.evolve.settings import STRATEGIES, evolve_config
 from genesys_jax.verify.settings import verify_config
 
 
@@ -42,3 +47,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     raise ValueError(f"unknown config variant {arg!r}; use configs/default.py or configs/default.py:smoke")
   config.lock()
   return config
+
+
+def get_sweep(arg: str | None = None) -> list[dict[str, object]]:
+  """Search seed x selection strategy: is the evolutionary loop better than random search at equal budget?"""
+  del arg  # the same study on every variant
+  return [{"evolve.seed": seed, "evolve.selection.strategy": strategy} for seed in (0, 1, 2) for strategy in STRATEGIES]

@@ -8,6 +8,12 @@
 Variants after the colon, comma-separated: `offline` (the offline designer instead of the LLM flow) and
 `random` (parents and promotions drawn uniformly: the paper's non-evolutionary baseline).
 
+Its sweep is the paper's two ablations at once: the unit-by-unit design flow (`llm`) against one-shot
+design (`direct`), each under evolutionary and random selection (four full runs; no variants):
+
+    GEMINI_API_KEY=... python -m genesys_jax.sweep --config configs/paper.py --workdir runs/paper_ablations \
+        --config.verify.data.tfds_name=smollm_corpus ...   # the same data flags as above, for every run
+
 Five seeds, then 256 new designs verified at 14M, 64 promoted to 31M, 16 to 70M, 4 to 125M and 1 to
 350M (the paper's budget: 1 at the top, x4 per rung down), the two best seeds climbing alongside as
 reference rows. This file is device-agnostic (a data-parallel mesh over every local device); see
@@ -34,7 +40,7 @@ import ml_collections
 
 from genesys_jax.agents.settings import agents_config
 from genesys_jax.check.settings import check_config
-from genesys_jax.evolve.settings import evolve_config
+from genesys_jax.evolve.settings import STRATEGIES, evolve_config
 from genesys_jax.verify.settings import verify_config
 
 VARIANTS = ("offline", "random")
@@ -92,3 +98,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.evolve.selection.strategy = "random"
   config.lock()
   return config
+
+
+def get_sweep(arg: str | None = None) -> list[dict[str, object]]:
+  """Design flow x selection: the LLM unit-by-unit flow and one-shot design, each evolutionary and random."""
+  if arg:
+    raise ValueError("the paper sweep sets the designer and the selection itself; use it without variants")
+  return [{"agents.designer": designer, "evolve.selection.strategy": strategy}
+          for designer in ("llm", "direct") for strategy in STRATEGIES]

@@ -30,3 +30,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.verify.mesh.data = 1
   config.verify.mesh.fsdp = -1                # every chip of the host (tensor stays 1)
   return config
+
+
+def get_sweep(arg: str | None = None) -> list[dict[str, object]]:
+  """paper.py's sweep (design flow x selection) on this hardware."""
+  return _PAPER["get_sweep"](arg)

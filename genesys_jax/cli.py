@@ -38,10 +38,19 @@ def _parse_flags(argv: Sequence[str]) -> list[str]:
   except flags.Error as e:
     fail(_one_line(e))
   except (AttributeError, KeyError) as e:  # an override of a field the config does not have
-    fail(f"unknown config field '{_one_line(e).strip(chr(34) + chr(39))}' in the overrides; "
-         "see the config file for its fields")
+    fail(_unknown_field(e))
   except Exception as e:  # other config override problems surface here as any exception
     fail(f"bad flag or config override: {type(e).__name__}: {_one_line(e)}")
+
+
+def _unknown_field(error: KeyError | AttributeError) -> str:
+  """ml_collections' message ("'sed'\nDid you mean "seed" instead of "sed"?") as one sentence."""
+  while error.args and isinstance(error.args[0], BaseException):  # AttributeError(KeyError(...))
+    error = error.args[0]
+  text = str(error.args[0]) if error.args else str(error)
+  name, _, hint = text.partition("\n")
+  hint = f" ({hint.strip()[0].lower()}{hint.strip()[1:].rstrip('?')}?)" if hint.strip() else ""
+  return f"unknown config field '{name.strip(chr(34) + chr(39))}' in the overrides{hint}; see the config file for its fields"
 
 
 def load_config(holder: flags.FlagHolder) -> ml_collections.ConfigDict:

@@ -154,6 +154,8 @@ def test_newer_or_unreadable_store_is_refused_untouched(tmp_path):
     (["--config", "configs/default.py"], "--workdir is required"),
     (["--config", "configs/default.py", "--workdir", "W", "--bogus"], "Unknown command line flag 'bogus'"),
     (["--config", "configs/default.py", "--workdir", "W", "--config.nofield=1"], "unknown config field 'nofield'"),
+    (["--config", "configs/default.py", "--workdir", "W", "--config.evolve.sed=1"],
+     "unknown config field 'sed' in the overrides (did you mean \"seed\" instead of \"sed\"?)"),
     (["--config", "configs/default.py", "--workdir", "W", "--config.evolve.budget.top=abc"], "invalid literal"),
     (["--config", "configs/default.py", "--workdir", "W", "--config.evolve.rungs=('micro9',)"],
      "evolve.rungs must name rungs of the micro ladder"),

@@ -1,0 +1,107 @@
+"""launch/tpu_vm.sh with DRY_RUN=1: the gcloud commands it would run (create, copy and install on every
+worker, the controller on worker 0, verifiers on the other workers only with a shared WORKDIR, logs, a
+clean stop, delete), remote commands that are valid shell, hidden secrets, and bad input as exit 2."""
+
+import os
+import pathlib
+import shlex
+import shutil
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).parents[2]
+SCRIPT = ROOT / "launch" / "tpu_vm.sh"
+BASE = {"TPU": "my-tpu", "ZONE": "us-central2-b", "DRY_RUN": "1"}
+
+pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+
+
+def tpu_vm(*args: str, **env: str) -> subprocess.CompletedProcess:
+  clean = {k: v for k, v in os.environ.items() if k not in ("PROJECT", "CONFIG", "WORKDIR", "WORKERS", "FORWARD_ENV")}
+  return subprocess.run(["bash", str(SCRIPT), *args], env={**clean, **env}, capture_output=True, text=True,
+                        timeout=60)
+
+
+def printed(*args: str, **env: str) -> list[list[str]]:
+  """The printed commands, each split back into its arguments."""
+  result = tpu_vm(*args, **{**BASE, **env})
+  assert result.returncode == 0, result.stderr
+  return [shlex.split(line) for line in result.stdout.splitlines()]
+
+
+def remote(cmd: list[str]) -> str:
+  """The --command of a `gcloud ... ssh`, checked to be valid shell."""
+  assert cmd[:5] == ["gcloud", "compute", "tpus", "tpu-vm", "ssh"] and cmd[5] == "my-tpu"
+  script = cmd[cmd.index("--command") + 1]
+  assert subprocess.run(["bash", "-n", "-c", script]).returncode == 0, script
+  return script
+
+
+def worker(cmd: list[str]) -> str:
+  return next(a.split("=", 1)[1] for a in cmd if a.startswith("--worker="))
+
+
+def test_default_copies_installs_everywhere_and_starts_the_controller_on_worker_0():
+  tar, scp, setup, start = printed("--config.verify.data.tfds_name=smollm corpus", "--config.evolve.rungs=('14M',)")
+  assert tar[:4] == ["tar", "czf", "/tmp/genesys_jax-my-tpu.tgz", "-C"] and tar[4] == str(ROOT)
+  assert {"--exclude=./.git", "--exclude=./.venv", "--exclude=./runs"} <= set(tar)
+  assert scp == ["gcloud", "compute", "tpus", "tpu-vm", "scp", "/tmp/genesys_jax-my-tpu.tgz", "my-tpu:genesys_jax.tgz",
+                 "--worker=all", "--zone", "us-central2-b"]
+  assert worker(setup) == "all" and ".venv/bin/pip install -q -e '.[tpu]'" in remote(setup)
+  assert "python3.11 -m venv .venv" in remote(setup)
+  assert worker(start) == "0" and start[-2:] == ["--zone", "us-central2-b"]
+  script = remote(start)
+  assert script.startswith("cd genesys_jax && mkdir -p runs/tpu && nohup env ")
+  main = shlex.split(script.split("nohup env ")[1].split(" > ")[0])
+  assert main == [".venv/bin/python", "-m", "genesys_jax.main", "--config", "configs/tpu.py", "--workdir", "runs/tpu",
+                  "--config.verify.data.tfds_name=smollm corpus", "--config.evolve.rungs=('14M',)"]
+  assert script.endswith("> runs/tpu/controller.log 2>&1 < /dev/null & echo $! > runs/tpu/controller.pid")
+
+
+def test_create_with_project_and_spot_then_logs_stop_delete():
+  create, logs, stop, delete = printed("create", "logs", "stop", "delete", PROJECT="proj", SPOT="1",
+                                       ACCELERATOR_TYPE="v5litepod-8", RUNTIME_VERSION="v2-alpha-tpuv5-lite")
+  assert create == ["gcloud", "compute", "tpus", "tpu-vm", "create", "my-tpu", "--accelerator-type", "v5litepod-8",
+                    "--version", "v2-alpha-tpuv5-lite", "--spot", "--zone", "us-central2-b", "--project", "proj"]
+  assert remote(logs) == "cd genesys_jax && tail -n 100 -f runs/tpu/controller.log"
+  assert remote(stop) == "cd genesys_jax && kill -INT $(cat runs/tpu/controller.pid)"
+  assert delete[:6] == ["gcloud", "compute", "tpus", "tpu-vm", "delete", "my-tpu"] and "--quiet" in delete
+
+
+def test_config_workdir_and_remote_dir_are_used_as_given():
+  start, = printed("start", CONFIG="configs/tpu.py:offline", WORKDIR="/mnt/shared/runs/a b", REMOTE_DIR="src/g")
+  script = remote(start)
+  assert script.startswith("cd src/g && mkdir -p '/mnt/shared/runs/a b' && ")
+  assert "--config configs/tpu.py:offline --workdir '/mnt/shared/runs/a b'" in script
+
+
+def test_multi_host_slice_runs_verifiers_on_the_other_workers_only_with_shared_workdir():
+  result = tpu_vm("start", **BASE, WORKERS="4")
+  assert result.returncode == 0 and len(result.stdout.splitlines()) == 1
+  assert "the other 3 worker(s) stay idle" in result.stderr
+  start, verifiers = printed("start", WORKERS="4", SHARED_WORKDIR="1", WORKDIR="/mnt/nfs/run")
+  assert worker(start) == "0" and worker(verifiers) == "1,2,3"
+  script = remote(verifiers)
+  body = shlex.split(script.split("nohup bash -c ")[1].split(" > ")[0])[0]
+  assert body.startswith("until [ -f /mnt/nfs/run/store.sqlite ]; do sleep 5; done; exec env ")
+  assert body.endswith(".venv/bin/python -m genesys_jax.evolve.worker --workdir /mnt/nfs/run")
+
+
+def test_forwarded_variables_are_passed_but_hidden_in_a_dry_run():
+  result = tpu_vm("start", **BASE, FORWARD_ENV="GEMINI_API_KEY", GEMINI_API_KEY="secret-value")
+  assert result.returncode == 0 and "secret-value" not in result.stdout
+  assert "nohup env 'GEMINI_API_KEY=<hidden>' .venv/bin/python" in remote(shlex.split(result.stdout))
+
+
+@pytest.mark.parametrize("args, env, message", [
+    ([], {"ZONE": "z"}, "set TPU to the TPU VM's name and ZONE"),
+    (["deploy"], BASE, "unknown action 'deploy'"),
+    ([], {**BASE, "WORKERS": "two"}, "WORKERS must be a positive number"),
+    ([], {**BASE, "DRY_RUN": "0", "FORWARD_ENV": "NOT_SET_ANYWHERE_X"}, "FORWARD_ENV names NOT_SET_ANYWHERE_X"),
+    ([], {**BASE, "FORWARD_ENV": "BAD-NAME"}, "'BAD-NAME' is not a name"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, env, message):
+  result = tpu_vm(*args, **env)
+  assert result.returncode == 2 and result.stdout == ""
+  assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1 and message in result.stderr
