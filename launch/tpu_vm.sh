@@ -16,12 +16,11 @@
 # Settings (environment): TPU, ZONE (required); PROJECT (gcloud's default); ACCELERATOR_TYPE (v4-8);
 # RUNTIME_VERSION (tpu-ubuntu2204-base); SPOT=1; PYTHON (python3.11, apt-installed on the VM if missing); CONFIG (configs/tpu.py); WORKDIR (runs/tpu, relative to
 # REMOTE_DIR or absolute); REMOTE_DIR (genesys_jax, in the home directory); FORWARD_ENV (names of variables
-# passed from here to the jobs, e.g. GEMINI_API_KEY); WORKERS (hosts in the slice, 1); SHARED_WORKDIR=1
-# (WORKDIR is on storage all workers share: extra verifiers on workers 1..WORKERS-1); DRY_RUN=1 (print the
-# commands, run nothing).
+# passed from here to the jobs, e.g. GEMINI_API_KEY); WORKERS (hosts in the slice, 1); DRY_RUN=1 (print
+# the commands, run nothing).
 #
 # One host is what the controller supports (configs/tpu.py): on a multi-host slice the other workers stay
-# idle unless SHARED_WORKDIR=1, and see launch/README.md for why even that is experimental.
+# idle (see launch/README.md).
 set -euo pipefail
 
 fail() { echo "error: $*" >&2; exit 2; }
@@ -93,12 +92,6 @@ controller_command() {
        "> $(q "$WORKDIR/controller.log") 2>&1 < /dev/null & echo \$! > $(q "$WORKDIR/controller.pid")"
 }
 
-verifier_command() {  # waits for the controller's store, then joins the run
-  local worker=(.venv/bin/python -m genesys_jax.evolve.worker --workdir "$WORKDIR")
-  local body="until [ -f $(q "$WORKDIR/store.sqlite") ]; do sleep 5; done; exec $(env_prefix)$(show "${worker[@]}")"
-  echo "cd $(q "$REMOTE_DIR") && nohup bash -c $(q "$body") > $(q "$WORKDIR")/verifier-\$(hostname).log 2>&1 < /dev/null &"
-}
-
 for action in "${actions[@]}"; do
   case $action in
     create)
@@ -111,11 +104,7 @@ for action in "${actions[@]}"; do
     start)
       gcloud_tpu ssh "$TPU" --worker=0 --command "$(controller_command)"
       if (( WORKERS > 1 )); then
-        if [[ ${SHARED_WORKDIR:-0} == 1 ]]; then
-          gcloud_tpu ssh "$TPU" --worker="$(seq -s, 1 $((WORKERS - 1)))" --command "$(verifier_command)"
-        else
-          echo "note: the other $((WORKERS - 1)) worker(s) stay idle: the run's store is on worker 0 (SHARED_WORKDIR=1 runs verifiers there when WORKDIR is shared storage)" >&2
-        fi
+        echo "note: the other $((WORKERS - 1)) worker(s) stay idle: the controller and its verifiers run on worker 0" >&2
       fi ;;
     logs) gcloud_tpu ssh "$TPU" --worker=0 --command "cd $(q "$REMOTE_DIR") && tail -n 100 -f $(q "$WORKDIR/controller.log")" ;;
     stop) gcloud_tpu ssh "$TPU" --worker=0 --command "cd $(q "$REMOTE_DIR") && kill -INT \$(cat $(q "$WORKDIR/controller.pid"))" ;;

@@ -1,7 +1,9 @@
 """`python -m genesys_jax.evolve.worker --workdir DIR`: a verifier process for the run in DIR.
 
-The controller starts these itself (`evolve.workers.verifiers`); start more by hand, on this host or
-another one that sees the same DIR, to add devices to a run. The run's config is read from its store.
+The controller starts these itself (`evolve.workers.verifiers`); start more by hand on the same host to
+add devices to a run (the SQLite store in WAL mode needs every process on one host; several hosts need
+a store behind a database server, which the `EvolutionStore` interface leaves room for). The run's
+config is read from its store.
 SIGTERM or SIGINT: the current verification checkpoints, its job goes back to the queue, exit 143.
 """
 
