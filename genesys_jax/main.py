@@ -22,8 +22,8 @@ from genesys_jax.agents.llm.factory import make_client
 from genesys_jax.evolve import layout
 from genesys_jax.evolve.controller import Controller
 from genesys_jax.evolve.leases import is_dead
-from genesys_jax.evolve.leaderboard import write_leaderboard
 from genesys_jax.evolve.progress import summary
+from genesys_jax.report import write_report
 from genesys_jax.evolve.run_config import config_differences
 from genesys_jax.evolve.settings import validate_run
 from genesys_jax.evolve.store import SQLiteStore, StoreError
@@ -82,7 +82,7 @@ def main(argv: Sequence[str]) -> int:
   for sig in (signal.SIGINT, signal.SIGTERM):
     signal.signal(sig, lambda *_: controller.stop.set())
   finished = controller.run()
-  report = write_leaderboard(workdir, controller.snapshot(), config.evolve)
+  report = write_report(workdir)
   if controller.failure:
     print(f"error: {controller.failure}", file=sys.stderr)
     return 1

@@ -63,9 +63,9 @@ def test_smoke_run_designs_verifies_and_promotes(smoke_run):
     assert (workdir / v.run_dir / "results.json").is_file() and (workdir / v.run_dir / "checkpoints").is_dir()
   for s in store.sessions():
     assert s["check"]["ok"] and s["check"]["figures"]["fingerprint"]
-  board = (workdir / "report" / "leaderboard.md").read_text()
-  assert "## micro2" in board and "| gpt2 | yes |" in board
-  assert f"report: {workdir / 'report' / 'leaderboard.md'}" in result.stdout
+  report = (workdir / "report" / "index.html").read_text()
+  assert 'data-design="d002-mut"' in report and (workdir / "report" / "designs" / "gpt2.html").is_file()
+  assert f"report: {workdir / 'report' / 'index.html'}" in result.stdout
 
 
 def test_finished_run_resumes_without_redoing_work(smoke_run):

@@ -30,6 +30,7 @@ from genesys_jax.evolve.run_scalars import RunScalars
 from genesys_jax.evolve.settings import budgets
 from genesys_jax.evolve.store import DesignRow, NewDesign, SQLiteStore, VerificationRow
 from genesys_jax.files import read_json
+from genesys_jax.report import write_report
 from genesys_jax.gau.design import MANIFEST
 from genesys_jax.units.seeds import seed_design
 
@@ -68,7 +69,7 @@ class Controller:
       thread = threading.Thread(target=self._designer, args=(owner_name(f"designer{k}"), client), daemon=True)
       thread.start()
       self._designers.append(thread)
-    last_status = 0.0
+    last_status = last_report = 0.0
     self._scalars = RunScalars(self.workdir, self.e)
     try:
       while not self.stop.is_set():
@@ -83,6 +84,9 @@ class Controller:
           self.store.log_event("finished")
           print(status_line(self.snapshot(), self.budget, self.e, time.time() - self.started), file=self.out)
           return True
+        if time.time() - last_report >= self.e.workers.report_every_s:
+          self._write_report()
+          last_report = time.time()
         if time.time() - last_status >= self.e.workers.status_every_s:
           print(status_line(snapshot, self.budget, self.e, time.time() - self.started), file=self.out, flush=True)
           last_status = time.time()
@@ -90,6 +94,13 @@ class Controller:
       return False
     finally:
       self._shutdown()
+
+  def _write_report(self) -> None:
+    """Rewrites the HTML report; a failure is logged, never fatal to the run."""
+    try:
+      write_report(self.workdir)
+    except Exception as e:  # a report is a view of the store: the run goes on without it
+      self.store.log_event("report_error", error=f"{type(e).__name__}: {e}")
 
   def _keep_run_lease(self) -> None:
     holder = self.store.acquire_run_lease(self.owner, self.e.workers.lease_s, is_dead)

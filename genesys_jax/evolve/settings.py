@@ -55,6 +55,7 @@ def evolve_config() -> ml_collections.ConfigDict:
   c.workers.heartbeat_s = 10.0
   c.workers.max_attempts = 3           # a job failing this often is given up (recorded)
   c.workers.status_every_s = 10.0      # how often the status line is printed
+  c.workers.report_every_s = 60.0      # how often the HTML report is rewritten during the run
   return c
 
 
