@@ -28,15 +28,21 @@ class _Priced(ScriptedBackend):
     return type(reply)(reply.text, model, 1000, 500)
 
 
+def seeded_store(workdir) -> tuple[SQLiteStore, int]:
+  """A run's store holding the GPT seed (its directory written under `workdir`) and one mutation job."""
+  store = SQLiteStore(workdir / "store.sqlite")
+  gpt2 = seed_design("gpt2")
+  path = layout.design_directory(gpt2)
+  gpt2.save(workdir / path)
+  seed = store.add_seed(NewDesign("gpt2", gpt2.content_hash(), read_json(workdir / path / MANIFEST), path, seed=True))
+  store.enqueue("design", "design:0", {"operator": "mutation", "parents": [seed], "name": "d001-mut", "seed": 5})
+  return store, seed
+
+
 @pytest.fixture
 def run(tmp_path, monkeypatch):
   monkeypatch.setattr(designing, "check_design", _fingerprinting_checker)
-  store = SQLiteStore(tmp_path / "store.sqlite")
-  gpt2 = seed_design("gpt2")
-  path = layout.design_directory(gpt2)
-  gpt2.save(tmp_path / path)
-  seed = store.add_seed(NewDesign("gpt2", gpt2.content_hash(), read_json(tmp_path / path / MANIFEST), path, seed=True))
-  store.enqueue("design", "design:0", {"operator": "mutation", "parents": [seed], "name": "d001-mut", "seed": 5})
+  store, seed = seeded_store(tmp_path)
   return store, seed, store.claim("design", "me", 60)
 
 

@@ -3,23 +3,14 @@ the proposal, the review and its rating, the observer's rating, the calls and th
 
 from agents.test_flow import _code, _observe, _plan, _proposal, _review
 from evolve.test_controller import _config
-from evolve.test_designing import _client, _fingerprinting_checker
-from genesys_jax.evolve import designing, layout
-from genesys_jax.evolve.store import NewDesign, SQLiteStore
-from genesys_jax.files import read_json
-from genesys_jax.gau.design import MANIFEST
+from evolve.test_designing import _client, _fingerprinting_checker, seeded_store
+from genesys_jax.evolve import designing
 from genesys_jax.report import write_report
-from genesys_jax.units.seeds import seed_design
 
 
 def test_an_llm_session_shows_its_proposal_review_ratings_and_calls(tmp_path, monkeypatch):
   monkeypatch.setattr(designing, "check_design", _fingerprinting_checker)
-  store = SQLiteStore(tmp_path / "store.sqlite")
-  gpt2 = seed_design("gpt2")
-  path = layout.design_directory(gpt2)
-  gpt2.save(tmp_path / path)
-  seed = store.add_seed(NewDesign("gpt2", gpt2.content_hash(), read_json(tmp_path / path / MANIFEST), path, seed=True))
-  store.enqueue("design", "design:0", {"operator": "mutation", "parents": [seed], "name": "d001-mut", "seed": 5})
+  store, _ = seeded_store(tmp_path)
   config = _config()
   config.agents.designer = "llm"
   client = _client({"proposer": [_proposal()] * 2, "reviewer": [_review(3), _review(4)],  # revised once
