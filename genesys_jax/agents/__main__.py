@@ -30,7 +30,7 @@ from genesys_jax.check.checker import check_design
 from genesys_jax.files import write_json_atomic
 from genesys_jax.gau.design import Design, load_design
 from genesys_jax.gau.errors import DesignError
-from genesys_jax.gau.scales import LADDERS
+from genesys_jax.gau.scales import get_scale
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "A config file with an `agents` section.", lock_config=True)
 _OPERATOR = flags.DEFINE_enum("operator", "mutation", list(OPERATORS), "The genetic operator.")
@@ -42,7 +42,8 @@ _ARITY = {"mutation": 1, "crossover": 2, "scratch": 0}
 
 
 def _offline(config, parents: list[Design], name: str) -> SessionResult:
-  designer = OfflineDesigner(_SEED.value, admissible=sizes_on(LADDERS[config.ladder], config.size_tolerance))
+  e = config.evolve
+  designer = OfflineDesigner(_SEED.value, admissible=sizes_on([get_scale(r) for r in e.rungs], e.size_tolerance))
   try:
     proposal = {"mutation": lambda: designer.mutate(parents[0], name),
                 "crossover": lambda: designer.crossover(parents[0], parents[1], name),
@@ -64,8 +65,9 @@ def _llm(config, parents: list[Design], name: str) -> SessionResult:
 def main(argv: Sequence[str]) -> int:
   del argv
   config = cli.load_config(_CONFIG)
-  if "agents" not in config:
-    raise cli.UsageProblem("the config has no `agents` section; add `config.agents = agents_config()`")
+  if "agents" not in config or "evolve" not in config:
+    raise cli.UsageProblem("the config needs `agents` and `evolve` sections (the ladder the designs must size "
+                           "on); see configs/default.py")
   if not _OUT.value:
     raise cli.UsageProblem("--out is required")
   if len(_PARENTS.value) != _ARITY[_OPERATOR.value]:
