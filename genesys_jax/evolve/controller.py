@@ -25,7 +25,7 @@ from genesys_jax.agents.llm.factory import make_client
 from genesys_jax.evolve import designing, fitness, layout, selection
 from genesys_jax.evolve.leases import Heartbeat, is_dead, owner_name
 from genesys_jax.evolve.progress import Snapshot, status_line
-from genesys_jax.evolve.records import DesignView
+from genesys_jax.evolve.records import DesignView, design_views
 from genesys_jax.evolve.run_scalars import RunScalars
 from genesys_jax.evolve.settings import budgets
 from genesys_jax.evolve.store import DesignRow, NewDesign, SQLiteStore, VerificationRow
@@ -193,7 +193,7 @@ class Controller:
   def snapshot(self) -> Snapshot:
     rows = self.store.designs()
     verifications = self.store.verifications()
-    views = _views(rows, verifications)
+    views = design_views(rows, verifications)
     ranking = fitness.rank_designs(views, self.e.selection.min_margin, self.e.selection.draw_margin)
     counts = self.store.job_counts()
     design_inflight = counts.get(("design", "pending"), 0) + counts.get(("design", "leased"), 0)
@@ -299,12 +299,3 @@ def _bpb(v: VerificationRow) -> float:
   if v.status != "completed":
     return math.inf
   return v.results["eval"]["validation"]["bits_per_byte"]
-
-
-def _views(rows: list[DesignRow], verifications: list[VerificationRow]) -> list[DesignView]:
-  results: dict[int, dict[str, dict]] = {}
-  for v in verifications:
-    if v.status == "completed":
-      results.setdefault(v.design_id, {})[v.rung] = v.results
-  return [DesignView(r.id, r.name, r.seed, r.operator, r.parents, None, results.get(r.id, {}))
-          for r in rows if r.status == "implemented"]

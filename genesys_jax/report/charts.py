@@ -9,7 +9,8 @@ from collections import Counter
 from genesys_jax.evolve import fitness
 from genesys_jax.report import svg
 from genesys_jax.report.metrics import VALIDATION_BPB
-from genesys_jax.report.run_data import Run, design_views, read_history
+from genesys_jax.evolve.records import design_views
+from genesys_jax.report.run_data import Run, read_history
 
 MAX_TIME_POINTS = 64
 """Fitness over time re-ranks the designs at most about this many times."""

@@ -8,13 +8,13 @@ import itertools
 import json
 import pathlib
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import ml_collections
 
 from genesys_jax.evolve import fitness
-from genesys_jax.evolve.records import DesignView
+from genesys_jax.evolve.records import DesignView, design_views
 from genesys_jax.evolve.settings import budgets, evolve_config
 from genesys_jax.evolve.store import DesignRow, SQLiteStore, VerificationRow
 
@@ -137,18 +137,6 @@ class Run:
       return None
     v, name = (min if lower_is_better else max)(scored)
     return name, v
-
-
-def design_views(rows: Iterable[DesignRow], verifications: Iterable[VerificationRow],
-                 until: float | None = None) -> list[DesignView]:
-  """The implemented designs as fitness sees them, with the completed verifications recorded by `until`
-  (all of them when None); the controller builds its views the same way."""
-  results: dict[int, dict[str, dict]] = {}
-  for v in verifications:
-    if v.status == "completed" and (until is None or v.created <= until):
-      results.setdefault(v.design_id, {})[v.rung] = v.results
-  return [DesignView(r.id, r.name, r.seed, r.operator, r.parents, None, results.get(r.id, {}))
-          for r in rows if r.status == "implemented"]
 
 
 def _state(store: SQLiteStore, now: float) -> str:
