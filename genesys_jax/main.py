@@ -13,6 +13,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
+import jax
 from absl import flags
 from ml_collections import config_flags
 
@@ -20,7 +21,6 @@ from genesys_jax import cli
 from genesys_jax.agents.llm.costs import Ledger
 from genesys_jax.agents.llm.factory import make_client
 from genesys_jax.evolve import layout
-from genesys_jax.evolve.controller import Controller
 from genesys_jax.evolve.leases import is_dead
 from genesys_jax.evolve.progress import summary
 from genesys_jax.report import write_report
@@ -59,6 +59,9 @@ def _open_store(workdir: pathlib.Path, config) -> SQLiteStore:
 
 def main(argv: Sequence[str]) -> int:
   del argv
+  # This process (controller and designer threads) computes on the CPU only: seed fingerprints and sizing.
+  # The accelerators belong to the verifier processes it starts; a TPU opened here would lock them out.
+  jax.config.update("jax_platforms", "cpu")
   config = cli.load_config(_CONFIG)
   if not _WORKDIR.value:
     raise cli.UsageProblem("--workdir is required, e.g. --workdir runs/default")
@@ -71,6 +74,9 @@ def main(argv: Sequence[str]) -> int:
       make_client(config.agents.llm, Ledger())
   except ValueError as e:
     raise cli.UsageProblem(str(e)) from e
+  # Imported once the input is known to be good: the controller loads TensorFlow (clu's TensorBoard writers),
+  # seconds that a mistyped flag should not wait for.
+  from genesys_jax.evolve.controller import Controller  # pylint: disable=import-outside-toplevel
   workdir.mkdir(parents=True, exist_ok=True)
   store = _open_store(workdir, config)
   controller = Controller(workdir, config, store)

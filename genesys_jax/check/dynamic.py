@@ -77,7 +77,7 @@ def run_checks(design_path: str, settings: CheckSettings, emit: Callable[[Check]
     stage("compile")
     _effectiveness(md, config, scale, settings, done, stage)
     stage("fingerprint")
-    done(Check("fingerprint", True, "", figures={"fingerprint": fingerprint(md)}))
+    done(Check("fingerprint", True, "", figures={"fingerprint": fingerprint(md, scale.seq_len)}))
   except Rejected:
     return
 
@@ -237,8 +237,13 @@ def _ratio(a: float | None, b: float | None) -> float | None:
   return None if not a or not b else a / b
 
 
-def fingerprint(md: MaterializedDesign, embed_dim: int = 32, length: int = 16) -> str:
-  """A hash of the block's outputs on fixed inputs with a fixed init: equal for equal functions."""
+def fingerprint(md: MaterializedDesign, length: int, embed_dim: int = 32) -> str:
+  """A hash of the block's outputs on fixed inputs with a fixed init: equal for equal functions.
+
+  `length` is the context the designs train on (the check rung's): blocks that differ only beyond it,
+  such as attention windows as long as the context, count as equal; a shorter probe would also merge
+  windows shorter than the context that do change the trained model.
+  """
   graphdef, state = nnx.split(md.build_block(embed_dim, (0, 1), nnx.Rngs(0)))
   x = jax.random.normal(jax.random.key(0), (2, length, embed_dim))
   y_BxLxD = jax.jit(lambda s, v: nnx.merge(graphdef, s)(v)[0])(state, x)

@@ -22,6 +22,7 @@ import numpy as np
 
 from genesys_jax.agents.llm.costs import Ledger
 from genesys_jax.agents.llm.factory import make_client
+from genesys_jax.check.dynamic import fingerprint
 from genesys_jax.evolve import designing, fitness, layout, selection
 from genesys_jax.evolve.leases import Heartbeat, is_dead, owner_name
 from genesys_jax.evolve.progress import Snapshot, status_line
@@ -32,6 +33,7 @@ from genesys_jax.evolve.store import DesignRow, NewDesign, SQLiteStore, Verifica
 from genesys_jax.files import read_json
 from genesys_jax.report import write_report
 from genesys_jax.gau.design import MANIFEST
+from genesys_jax.gau.scales import get_scale
 from genesys_jax.units.seeds import seed_design
 
 _MAX_VERIFIER_FAILURES = 5
@@ -132,13 +134,18 @@ class Controller:
 
   def _add_seeds(self) -> None:
     lowest = self.e.rungs[0]
+    known = {r.name: r.id for r in self.store.designs() if r.seed}
+    context = get_scale(self.config.check.scale).seq_len
     for name in self.e.seeds:
       design = seed_design(name)
       path = layout.design_directory(design)
       if not (self.workdir / path / MANIFEST).exists():
         design.save(self.workdir / path)
-      seed_id = self.store.add_seed(NewDesign(name, design.content_hash(), read_json(self.workdir / path / MANIFEST),
-                                              path, seed=True, rationale="seed design"))
+      seed_id = known.get(name)
+      if seed_id is None:  # fingerprinted as the checker does new designs, so a copy of a seed is a duplicate
+        seed_id = self.store.add_seed(NewDesign(
+            name, design.content_hash(), read_json(self.workdir / path / MANIFEST), path, seed=True,
+            rationale="seed design", fingerprint=fingerprint(design.materialize(), context)))
       self.store.enqueue("verify", f"verify:{seed_id}:{lowest}", {"design_id": seed_id, "rung": lowest})
 
   # ---- workers ----------------------------------------------------------------------------------

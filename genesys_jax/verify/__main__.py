@@ -22,10 +22,6 @@ from genesys_jax.gau.design import load_design
 from genesys_jax.gau.errors import DesignError
 from genesys_jax.gau.scales import SCALES
 from genesys_jax.verify import settings
-from genesys_jax.verify.checkpoints import CheckpointError
-from genesys_jax.verify.corpus import CorpusError
-from genesys_jax.verify.run import run_directory, verify
-from genesys_jax.verify.train import StopFlag, stop_on_sigterm
 
 _DESIGN = flags.DEFINE_string("design", None, "A design directory (with design.json) or a block file.")
 _SCALE = flags.DEFINE_string("scale", None, f"The rung: one of {', '.join(SCALES)}.")
@@ -61,6 +57,14 @@ def main(argv: Sequence[str]) -> int:
     design = load_design(_DESIGN.value)
   except DesignError as e:
     raise cli.UsageProblem(str(e)) from e
+  # Imported once the input is known to be good: training loads Orbax, grain and TensorFlow (clu's
+  # TensorBoard writers), seconds that a mistyped flag should not wait for.
+  # pylint: disable=import-outside-toplevel
+  from genesys_jax.verify.checkpoints import CheckpointError
+  from genesys_jax.verify.corpus import CorpusError
+  from genesys_jax.verify.run import run_directory, verify
+  from genesys_jax.verify.train import StopFlag, stop_on_sigterm
+  # pylint: enable=import-outside-toplevel
   initialize_if_multi_host()
   print(f"verifying {design.name} at {_SCALE.value} in {run_directory(_WORKDIR.value, design, _SCALE.value)}",
         flush=True)

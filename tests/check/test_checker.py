@@ -5,12 +5,15 @@ import os
 import pathlib
 import subprocess
 import sys
+import tempfile
 
+import psutil
 import pytest
 
 from genesys_jax.check.checker import check
-from genesys_jax.check.dynamic import CheckSettings
+from genesys_jax.check.dynamic import CheckSettings, fingerprint
 from genesys_jax.check.sandbox import Limits
+from genesys_jax.gau.scales import get_scale
 from genesys_jax.units.seeds import SEED_NAMES, seed_design
 
 HOSTILE = pathlib.Path(__file__).parent / "hostile"
@@ -30,7 +33,10 @@ def test_seeds_are_accepted(seed, tmp_path):
   assert names == ["static_vetting", "load", "unit_tests", "forward", "causality", "differentiability",
                    "parameter_band", "compile", "training", "time", "memory", "flops", "fingerprint"]
   assert 0.8 <= report.figures["ratio"] <= 1.2
-  assert report.figures["fingerprint"] and report.figures["time_ratio"] > 0
+  assert report.figures["time_ratio"] > 0
+  # the sandbox's fingerprint is the one the controller records for the seed itself
+  assert report.figures["fingerprint"] == fingerprint(seed_design(seed).materialize(),
+                                                      get_scale(CheckSettings().scale).seq_len)
 
 
 @pytest.mark.parametrize("fname, stage, reason", [
@@ -71,15 +77,24 @@ def test_unused_parameter_is_reported_but_accepted():
   assert "blocks.0.spare" in grad_check.message
 
 
-def test_whole_hostile_set_leaves_no_trace(tmp_path):
-  before = set(os.listdir("/tmp"))
+def _check_workers_under(folder: pathlib.Path) -> list[int]:
+  """Checker worker processes running in a work directory under `folder` (other tests' checks run elsewhere)."""
+  found = []
+  for proc in psutil.process_iter(["cmdline", "cwd"]):
+    cmdline, cwd = proc.info["cmdline"] or [], proc.info["cwd"] or ""
+    if "genesys_jax.check.worker" in cmdline and cwd.startswith(str(folder)):
+      found.append(proc.pid)
+  return found
+
+
+def test_whole_hostile_set_leaves_no_trace(tmp_path, monkeypatch):
+  monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # this test's checks make their directories here
   for path in sorted(HOSTILE.glob("*.py")):
     if path.name not in ("infinite_loop.py", "huge_allocation.py"):  # covered above, slow
       check(path, settings=CheckSettings(train_steps=4))
-  leftover = {p for p in set(os.listdir("/tmp")) - before if p.startswith("genesys_check_")}
+  leftover = [p.name for p in tmp_path.iterdir() if p.name.startswith("genesys_check_")]
   assert not leftover and not os.path.exists(MARKER)
-  survivors = subprocess.run(["pgrep", "-f", "genesys_jax.check.worker"], capture_output=True, text=True)
-  assert survivors.stdout.strip() == ""
+  assert _check_workers_under(tmp_path) == []
 
 
 def _cli(*args):

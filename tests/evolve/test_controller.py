@@ -6,8 +6,11 @@ import pathlib
 
 import pytest
 
+from genesys_jax.check.dynamic import fingerprint
 from genesys_jax.evolve.controller import Controller
 from genesys_jax.evolve.store import NewDesign, SessionRecord, SQLiteStore
+from genesys_jax.gau.scales import get_scale
+from genesys_jax.units.seeds import seed_design
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -105,3 +108,22 @@ def test_each_verifier_slot_owns_its_gpus(run, tmp_path):
   config.evolve.workers.visible_devices = ()
   inherited = Controller(tmp_path, config, store)._verifier_env(0).get("CUDA_VISIBLE_DEVICES")
   assert inherited == os.environ.get("CUDA_VISIBLE_DEVICES")
+
+
+def test_seeds_are_fingerprinted_so_a_copy_of_one_is_a_duplicate(tmp_path):
+  store = SQLiteStore(tmp_path / "store.sqlite")
+  config = _config()
+  config.evolve.seeds = ("gpt2",)
+  Controller(tmp_path, config, store)._add_seeds()
+  (seed,) = store.designs()
+  context = get_scale(config.check.scale).seq_len
+  assert seed.fingerprint == fingerprint(seed_design("gpt2").materialize(), context)
+  store.enqueue("design", "design:copy", {"operator": "mutation"})
+  job = store.claim("design", "w", 60)
+  copy = NewDesign("copy", "hash-copy", {}, "designs/copy", operator="mutation", parents=(seed.id,),
+                   fingerprint=seed.fingerprint)
+  record = SessionRecord("offline", "mutation", True, "ok", 1.0, check={"ok": True, "figures": {}, "seconds": {}})
+  store.finish_design_job(job, "w", record, copy, "implemented", None)
+  assert [(d.name, d.status) for d in store.designs()] == [("gpt2", "implemented"), ("copy", "duplicate")]
+  Controller(tmp_path, config, store)._add_seeds()  # a resumed run adds nothing twice
+  assert len(store.designs()) == 2 and len(store.jobs("verify", ("pending",))) == 1
