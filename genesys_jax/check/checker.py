@@ -7,29 +7,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import pathlib
 import sys
 import tempfile
 import time
 
 from genesys_jax.check import vet
+from genesys_jax.check.compilation_cache import compilation_cache_dir
 from genesys_jax.check.dynamic import CheckSettings
 from genesys_jax.check.report import Check, CheckReport
 from genesys_jax.check.sandbox import Limits, run_sandboxed
 from genesys_jax.gau.design import Design, load_design
 from genesys_jax.gau.errors import DesignError
-
-
-def compilation_cache_dir() -> pathlib.Path:
-  """JAX's persistent compilation cache for checks: $GENESYS_JAX_CACHE/xla or ~/.cache/genesys_jax/xla.
-
-  Shared by checks so the GPT reference and unchanged units compile once; the sandbox can write it.
-  """
-  root = os.environ.get("GENESYS_JAX_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "genesys_jax")
-  path = pathlib.Path(root) / "xla"
-  path.mkdir(parents=True, exist_ok=True)
-  return path
 
 
 def check(path: str | pathlib.Path, settings: CheckSettings = CheckSettings(),

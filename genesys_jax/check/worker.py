@@ -11,8 +11,7 @@ import json
 import sys
 import time
 
-import jax
-
+from genesys_jax.check.compilation_cache import use_compilation_cache
 from genesys_jax.check.dynamic import CheckSettings, run_checks
 from genesys_jax.check.report import Check
 
@@ -30,8 +29,7 @@ def main(request_path: str) -> None:
     request = json.load(f)
   settings = CheckSettings(**request["settings"])
   if request.get("compilation_cache"):
-    jax.config.update("jax_compilation_cache_dir", request["compilation_cache"])
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    use_compilation_cache(request["compilation_cache"])
 
   def emit(check: Check) -> None:
     _print({"check": check.to_json()})

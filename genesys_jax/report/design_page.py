@@ -10,7 +10,7 @@ from typing import Any
 
 from genesys_jax.report import charts
 from genesys_jax.report.code_view import Parent, code_html, diff_html, unit_files, unit_tree_html
-from genesys_jax.report.html import badge, count, design_link, esc, number, page, signed, table
+from genesys_jax.report.html import badge, count, design_link, esc, number, page, signed_rating, table
 from genesys_jax.report.leaderboard import metric_cell
 from genesys_jax.report.metrics import metrics_of
 from genesys_jax.report.run_data import Run, tensorboard_dir
@@ -27,7 +27,7 @@ def _facts(run: Run, design_id: int) -> str:
   rating = run.rating(design_id)
   highest = run.highest_rung(design_id)
   place = run.place(design_id)
-  fitness = f"{signed(rating, 2)} (rank {place[0]} of {place[1]} verified designs)" if place else "not verified yet"
+  fitness = f"{signed_rating(rating)} (rank {place[0]} of {place[1]} verified designs)" if place else "not verified yet"
   when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created))
   facts = [("operator", esc(row.operator or ("seed" if row.seed else "–"))),
            ("parents", _links(run, row.parents)),

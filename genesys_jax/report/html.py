@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import html
 import importlib.resources
+import math
 import re
 
 
@@ -54,6 +55,14 @@ def signed(value: float | None, digits: int = 3) -> str:
     return "–"
   text = f"{value:+.{digits}f}"
   return "±" + text[1:] if float(text) == 0 else text.replace("-", "−")
+
+
+def signed_rating(value: float | None) -> str:
+  """A Massey rating with its sign: two decimals, or two significant digits below 0.1 (at most four
+  decimals): a short run's ratings are all small, and two decimals would show them all as ±0.00."""
+  if value is None or value == 0 or abs(value) >= 0.1:
+    return signed(value, 2)
+  return signed(value, min(4, 1 - math.floor(math.log10(abs(value)))))
 
 
 def count(value: int | None) -> str:

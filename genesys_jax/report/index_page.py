@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from genesys_jax.report import charts
-from genesys_jax.report.html import badge, design_link, esc, page, signed, table
+from genesys_jax.report.html import badge, design_link, esc, page, signed_rating, table
 from genesys_jax.report.leaderboard import leaderboards
 from genesys_jax.report.metrics import VALIDATION_BPB
 from genesys_jax.report.phylogeny import generations, phylogeny_legend, phylogeny_svg
@@ -30,7 +30,7 @@ def _cards(run: Run) -> str:
     rung = run.rungs[run.highest_rung(best.id)]
     bpb = VALIDATION_BPB.value(run.completed(best.id)[rung])
     seed = run.best_seed(rung, VALIDATION_BPB.value, True)
-    detail = f"fitness {signed(run.ranking.rating[best.id], 2)}; {rung}: "
+    detail = f"fitness {signed_rating(run.ranking.rating[best.id])}; {rung}: "
     detail += f"{bpb:.3f} bits/byte" if bpb is not None else "no bits/byte"
     if seed is not None and bpb is not None:
       detail += f", best seed {esc(seed[0])} {seed[1]:.3f}"
@@ -55,7 +55,7 @@ def _all_designs(run: Run) -> str:
     rows.append([design_link(r.name, True),
                  badge(status, "seed" if r.seed else status), esc(r.operator or "–"),
                  ", ".join(design_link(run.by_id[p].name, True) for p in r.parents if p in run.by_id) or "–",
-                 str(gen[r.id]), signed(rating, 2) if rating is not None else "–",
+                 str(gen[r.id]), signed_rating(rating) if rating is not None else "–",
                  esc(run.rungs[highest]) if highest is not None else "–",
                  f"{(r.created - run.start) / 60:.1f}", esc(", ".join(r.changed_units))])
   headers = ["design", "status", "operator", "parents", "generation", "fitness", "highest rung", "minute",

@@ -4,7 +4,7 @@ model or chance; seeds are reference rows."""
 from __future__ import annotations
 
 from genesys_jax.evolve.store import DesignRow
-from genesys_jax.report.html import badge, count, design_link, esc, number, signed
+from genesys_jax.report.html import badge, count, design_link, esc, number, signed, signed_rating
 from genesys_jax.report.metrics import VALIDATION_BPB, Metric, metrics_of
 from genesys_jax.report.phylogeny import fitness_color, fitness_scale
 from genesys_jax.report.run_data import Run
@@ -56,7 +56,7 @@ def leaderboard(run: Run, rung: str) -> str:
     cells = [f'<td class="num" data-v="{k + 1}">{k + 1}</td>',
              f'<td data-v="{esc(row.name)}">{design_link(row.name, True)}{badge("seed") if row.seed else ""}</td>',
              f'<td class="num" data-v="{rating:.6g}"><span class="chip" style="background:{chip}"></span>'
-             f'{signed(rating, 2)}</td>',
+             f'{signed_rating(rating)}</td>',
              f'<td class="num" data-v="{results.get("model", {}).get("params", "")}">'
              f'{count(results.get("model", {}).get("params"))}</td>',
              f'<td class="num" data-v="{results.get("train", {}).get("steps", "")}">'

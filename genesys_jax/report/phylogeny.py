@@ -7,7 +7,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from genesys_jax.evolve.store import DesignRow
-from genesys_jax.report.html import design_href, esc, signed
+from genesys_jax.report.html import design_href, esc, signed_rating
 from genesys_jax.report.metrics import VALIDATION_BPB
 from genesys_jax.report.run_data import Run
 from genesys_jax.report.svg import MUTED, PALETTE
@@ -127,7 +127,7 @@ def _tooltip(run: Run, row: DesignRow) -> str:
   lines = [f"{row.name} ({origin})", f"status: {run.status(row.id)}"]
   place = run.place(row.id)
   if place is not None:
-    lines.append(f"fitness {signed(run.rating(row.id), 2)} (rank {place[0]} of {place[1]})")
+    lines.append(f"fitness {signed_rating(run.rating(row.id))} (rank {place[0]} of {place[1]})")
   for rung, results in run.completed(row.id).items():
     bpb = VALIDATION_BPB.value(results)
     if bpb is not None:
@@ -142,7 +142,7 @@ def _tooltip(run: Run, row: DesignRow) -> str:
 def _label_width(run: Run, row: DesignRow) -> float:
   """The width of a node's label: its name (monospace) and its fitness."""
   rating = run.rating(row.id)
-  score = 0 if rating is None else len(signed(rating, 2)) + 1
+  score = 0 if rating is None else len(signed_rating(rating)) + 1
   return len(row.name) * _NAME_W + score * _SCORE_W
 
 
@@ -185,7 +185,7 @@ def phylogeny_svg(run: Run) -> str:
       fill, stroke, extra = fitness_color((rating - lo) / ((hi - lo) or 1.0)), "#1f2937", ""
     if row.seed:
       extra += _THICK
-    score = f'<tspan class="score"> {signed(rating, 2)}</tspan>' if rating is not None else ""
+    score = f'<tspan class="score"> {signed_rating(rating)}</tspan>' if rating is not None else ""
     classes = "node" + (" muted" if muted else "") + (" seed" if row.seed else "")
     parents = " ".join(str(p) for p in row.parents)
     parts.append(f'<a class="{classes}" data-design="{esc(row.name)}" data-id="{row.id}" data-parents="{parents}" '
@@ -208,7 +208,7 @@ def phylogeny_legend(run: Run) -> str:
   stops = "".join(f'<stop offset="{t:.2f}" stop-color="{fitness_color(t)}"/>' for t in (0, 0.25, 0.5, 0.75, 1))
   gradient = (f'<svg width="120" height="12"><defs><linearGradient id="fitness-gradient">{stops}</linearGradient>'
               f'</defs><rect width="120" height="12" rx="2" fill="url(#fitness-gradient)"/></svg>')
-  keys = [f'<span class="key">fitness {signed(lo, 2)} {gradient} {signed(hi, 2)}</span>',
+  keys = [f'<span class="key">fitness {signed_rating(lo)} {gradient} {signed_rating(hi)}</span>',
           _key(_key_shape(None, "#ffffff", "#4b5563", ""), "not verified yet")]
   shape_names = ["circle", "square", "diamond"]
   for k, rung in enumerate(run.rungs[:3]):
