@@ -72,7 +72,9 @@ def uninterrupted(tmp_path_factory):
   return args, _history(tmp / "whole")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill-9", "sigterm"])
+# kill -9 of a verifier mid-training is also what tests/test_main.py's kill -9 test does to whole runs
+@pytest.mark.parametrize("sig", [pytest.param(signal.SIGKILL, marks=pytest.mark.slow), signal.SIGTERM],
+                         ids=["kill-9", "sigterm"])
 def test_a_killed_run_resumes_to_the_same_end_and_curve(sig, uninterrupted, tmp_path):
   args, reference = uninterrupted
   env = {**os.environ, "JAX_PLATFORMS": "cpu"}

@@ -105,7 +105,8 @@ def test_a_model_that_does_not_fit_is_recorded_before_training(tmp_path):
   assert not (run_directory(tmp_path, design, "micro1") / "checkpoints").exists()
 
 
-@pytest.mark.parametrize("seed", ["mamba2", "retnet", "rwkv6", "ttt"])
+# the checker trains every seed too (tests/check/test_checker.py); here the slowest three run with --runslow
+@pytest.mark.parametrize("seed", ["mamba2", *(pytest.param(s, marks=pytest.mark.slow) for s in ("retnet", "rwkv6", "ttt"))])
 def test_every_seed_verifies(tmp_path, seed):
   c = tiny_config(max_steps=6)
   c.diagnostics.enabled = False
