@@ -4,7 +4,7 @@
     python -m genesys_jax.main --config configs/default.py:smoke --workdir runs/smoke
 
 Five seeds, then 16 new designs verified at micro1 and the best 4 promoted to micro2 (a budget
-narrowing by 0.25 per rung, as in the paper), on 2 CPU cores in about 10 minutes. `:smoke` is the
+narrowing by 0.25 per rung, as in the paper), on 2 CPU cores in 10 to 12 minutes. `:smoke` is the
 same loop with the GPT seed and a 2/1 budget on two rungs, in under 2 minutes.
 
 Its sweep is the search-quality study: three search seeds, each with evolutionary and random selection
