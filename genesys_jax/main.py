@@ -20,7 +20,7 @@ from ml_collections import config_flags
 from genesys_jax import cli
 from genesys_jax.agents.llm.costs import Ledger
 from genesys_jax.agents.llm.factory import make_client
-from genesys_jax.check.compilation_cache import compilation_cache_dir, use_compilation_cache
+from genesys_jax.check.compilation_cache import use_compilation_cache
 from genesys_jax.evolve import layout
 from genesys_jax.evolve.leases import is_dead
 from genesys_jax.evolve.progress import summary
@@ -63,7 +63,6 @@ def main(argv: Sequence[str]) -> int:
   # This process (controller and designer threads) computes on the CPU only: seed fingerprints and sizing.
   # The accelerators belong to the verifier processes it starts; a TPU opened here would lock them out.
   jax.config.update("jax_platforms", "cpu")
-  use_compilation_cache(compilation_cache_dir())
   config = cli.load_config(_CONFIG)
   if not _WORKDIR.value:
     raise cli.UsageProblem("--workdir is required, e.g. --workdir runs/default")
@@ -79,6 +78,7 @@ def main(argv: Sequence[str]) -> int:
   # Imported once the input is known to be good: the controller loads TensorFlow (clu's TensorBoard writers),
   # seconds that a mistyped flag should not wait for.
   from genesys_jax.evolve.controller import Controller  # pylint: disable=import-outside-toplevel
+  use_compilation_cache()  # the seeds' fingerprints compile once across runs
   workdir.mkdir(parents=True, exist_ok=True)
   store = _open_store(workdir, config)
   controller = Controller(workdir, config, store)

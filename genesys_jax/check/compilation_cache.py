@@ -17,8 +17,8 @@ def compilation_cache_dir() -> pathlib.Path:
   return path
 
 
-def use_compilation_cache(path: str | pathlib.Path) -> None:
-  """Makes this process read and write the cache at `path`, keeping every compile however short (a design's
-  eager initialization is dozens of tiny compiles)."""
-  jax.config.update("jax_compilation_cache_dir", str(path))
+def use_compilation_cache(path: str | pathlib.Path | None = None) -> None:
+  """Makes this process read and write the cache at `path` (default: `compilation_cache_dir()`), keeping
+  every compile however short (a design's eager initialization is dozens of tiny compiles)."""
+  jax.config.update("jax_compilation_cache_dir", str(path or compilation_cache_dir()))
   jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)

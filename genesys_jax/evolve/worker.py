@@ -19,7 +19,7 @@ import ml_collections
 from absl import flags
 
 from genesys_jax import cli
-from genesys_jax.check.compilation_cache import compilation_cache_dir, use_compilation_cache
+from genesys_jax.check.compilation_cache import use_compilation_cache
 from genesys_jax.evolve import layout, verifier
 from genesys_jax.evolve.leases import owner_name
 from genesys_jax.evolve.store import SQLiteStore, StoreError
@@ -55,7 +55,7 @@ def main(argv: Sequence[str]) -> int:
   signal.signal(signal.SIGINT, stop.set)
   if _DIE_WITH_PARENT.value:
     _stop_when_parent_dies()
-  use_compilation_cache(compilation_cache_dir())  # shared with the checker and the controller
+  use_compilation_cache()  # shared with the checker and the controller
   verifier.serve(workdir, ml_collections.ConfigDict(config), owner_name("verifier"), stop)
   return STOPPED_EXIT_CODE if stop else 0
 
