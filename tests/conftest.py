@@ -1,11 +1,19 @@
-"""Test setup: 8 fake CPU devices for sharding tests; `slow` tests run only with --runslow."""
+"""Test setup: 8 fake CPU devices for sharding tests; `slow` tests run only with --runslow; one
+compilation cache and one folder of built-once fixtures (a finished smoke run, ...) for the whole suite,
+shared by every pytest-xdist worker and the processes the tests start."""
 
 import os
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
+import pathlib  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
 import pytest  # noqa: E402
+
+from shared_fixtures import SHARED_ENV, smoke_run  # noqa: E402,F401  (a fixture for every test module)
 
 
 def pytest_addoption(parser):
@@ -14,6 +22,20 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
   config.addinivalue_line("markers", "slow: takes long; skipped unless --runslow")
+  if hasattr(config, "workerinput"):  # an xdist worker: the controller's environment is already inherited
+    return
+  shared = pathlib.Path(tempfile.mkdtemp(prefix="genesys_jax_tests_"))
+  config._genesys_shared = shared
+  os.environ[SHARED_ENV] = str(shared)
+  # the suite's own compilation cache (unless the caller names one): tests do not depend on what an
+  # earlier run left in ~/.cache, and every process of this suite compiles a program only once
+  os.environ.setdefault("GENESYS_JAX_CACHE", str(shared / "cache"))
+
+
+def pytest_unconfigure(config):
+  shared = getattr(config, "_genesys_shared", None)
+  if shared is not None:
+    shutil.rmtree(shared, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):

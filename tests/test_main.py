@@ -1,32 +1,32 @@
-"""The main job end to end on the smoke config: a whole run, resume after kill -9 at random moments,
-a clean stop on SIGINT, one controller per run directory, and bad input as one line with exit 2."""
+"""The main job end to end on the smoke config: a whole run, resume after kill -9 at moments chosen by
+what the run has done, a clean stop on SIGINT, one controller per run directory, and bad input as one
+line with exit 2."""
 
 import os
-import random
-import shutil
+import pathlib
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 
 import pytest
 
 from genesys_jax.evolve.store import SCHEMA_VERSION, SQLiteStore
+from shared_fixtures import ROOT, SMOKE, copy_run, run_main as _main
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SMOKE = ["--config", "configs/default.py:smoke"]
 _ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"}
+_HANG_GUARD_S = 900  # only a stuck run ever waits this long; every wait ends on what the run records
 
 
-def _main(*args, timeout=600):
-  return subprocess.run([sys.executable, "-m", "genesys_jax.main", *args], cwd=ROOT, env=_ENV,
-                        capture_output=True, text=True, timeout=timeout)
-
-
-def _start(*args) -> subprocess.Popen:
-  return subprocess.Popen([sys.executable, "-m", "genesys_jax.main", *args], cwd=ROOT, env=_ENV,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+def _start(*args, logs: pathlib.Path) -> subprocess.Popen:
+  """The main job in its own process group, its stdout and stderr going to files under `logs` (a pipe
+  nobody reads would fill up and block it during a long wait)."""
+  logs.mkdir(parents=True, exist_ok=True)
+  with open(logs / "stdout", "a") as out, open(logs / "stderr", "a") as err:
+    return subprocess.Popen([sys.executable, "-m", "genesys_jax.main", *args], cwd=ROOT, env=_ENV,
+                            stdout=out, stderr=err, text=True, start_new_session=True)
 
 
 def _outcome(workdir) -> dict:
@@ -39,19 +39,46 @@ def _outcome(workdir) -> dict:
           "jobs": store.job_counts()}
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-  workdir = tmp_path_factory.mktemp("smoke")
-  result = _main(*SMOKE, "--workdir", str(workdir))
-  return workdir, result
+def _store(workdir: pathlib.Path) -> SQLiteStore | None:
+  try:
+    return SQLiteStore(workdir / "store.sqlite", create=False)
+  except Exception:  # not created yet
+    return None
+
+
+def _wait_until(proc: subprocess.Popen, happened: Callable[[], bool]) -> bool:
+  """Waits until `happened()` (True) or the process ends (False)."""
+  deadline = time.monotonic() + _HANG_GUARD_S
+  while proc.poll() is None:
+    try:
+      if happened():
+        return True
+    except (sqlite3.Error, OSError):  # the store is being created
+      pass
+    assert time.monotonic() < deadline, "the run made no progress"
+    time.sleep(0.1)
+  return False
+
+
+def _leased(workdir: pathlib.Path, kind: str) -> bool:
+  store = _store(workdir)
+  return store is not None and bool(store.jobs(kind, ("leased",)))
+
+
+def _checkpointed(workdir: pathlib.Path, rung: str) -> bool:
+  return any(p.name.isdigit() for p in workdir.glob(f"verify/*/{rung}/checkpoints/*"))
+
+
+def _sessions_done(workdir: pathlib.Path) -> int:
+  store = _store(workdir)
+  return 0 if store is None else len(store.sessions())
 
 
 def test_smoke_run_designs_verifies_and_promotes(smoke_run):
-  workdir, result = smoke_run
-  assert result.returncode == 0, result.stderr[-3000:]
-  assert "run finished: 2 new designs accepted" in result.stdout
-  assert "micro1: 2/2 verified, micro2: 1/1 verified" in result.stdout
-  assert "verified micro1" in result.stdout and "ETA" in result.stdout  # the status line
+  workdir, stdout = smoke_run
+  assert "run finished: 2 new designs accepted" in stdout
+  assert "micro1: 2/2 verified, micro2: 1/1 verified" in stdout
+  assert "verified micro1" in stdout and "ETA" in stdout  # the status line
   outcome = _outcome(workdir)
   assert [status for *_, status in outcome["designs"]].count("implemented") == 3  # the seed and two new designs
   # every design at micro1; one promoted to micro2, with the GPT seed beside it as the reference row
@@ -65,28 +92,32 @@ def test_smoke_run_designs_verifies_and_promotes(smoke_run):
     assert s["check"]["ok"] and s["check"]["figures"]["fingerprint"]
   report = (workdir / "report" / "index.html").read_text()
   assert 'data-design="d002-mut"' in report and (workdir / "report" / "designs" / "gpt2.html").is_file()
-  assert f"report: {workdir / 'report' / 'index.html'}" in result.stdout
+  assert f"report: {workdir / 'report' / 'index.html'}" in stdout
 
 
-def test_finished_run_resumes_without_redoing_work(smoke_run):
-  workdir, _ = smoke_run
+def test_finished_run_resumes_without_redoing_work(smoke_run, tmp_path):
+  workdir = copy_run(smoke_run[0], tmp_path / "run")
   before = _outcome(workdir)
   again = _main(*SMOKE, "--workdir", str(workdir))
   assert again.returncode == 0, again.stderr[-2000:]
   assert _outcome(workdir) == before
 
 
-def test_kill_9_at_random_moments_loses_and_duplicates_nothing(smoke_run, tmp_path):
+def test_kill_9_at_three_moments_loses_and_duplicates_nothing(smoke_run, tmp_path):
+  """kill -9 of the whole run mid-training of a seed, after the first design session, and mid-training at
+  the second rung; each moment is what the run has recorded, never a guess at how fast it goes."""
   reference, _ = smoke_run
-  rng = random.Random(6)
-  for _ in range(3):
-    proc = _start(*SMOKE, "--workdir", str(tmp_path))
-    time.sleep(rng.uniform(4.0, 25.0))
+  workdir = tmp_path / "run"
+  moments = [lambda: _checkpointed(workdir, "micro1"), lambda: _sessions_done(workdir) >= 1,
+             lambda: _checkpointed(workdir, "micro2")]
+  for moment in moments:
+    proc = _start(*SMOKE, "--workdir", str(workdir), logs=tmp_path / "logs")
+    assert _wait_until(proc, moment), "the run ended before the moment to kill it"
     os.killpg(proc.pid, signal.SIGKILL)  # the controller, its verifier and designer, all at once
     proc.wait()
-  finished = _main(*SMOKE, "--workdir", str(tmp_path))
+  finished = _main(*SMOKE, "--workdir", str(workdir))
   assert finished.returncode == 0, finished.stderr[-3000:]
-  got, want = _outcome(tmp_path), _outcome(reference)
+  got, want = _outcome(workdir), _outcome(reference)
   assert got["designs"] == want["designs"] and got["jobs"] == want["jobs"]
   assert got["verifications"].keys() == want["verifications"].keys()
   for key, bpb in want["verifications"].items():  # resumed training continues exactly where it stopped
@@ -94,30 +125,23 @@ def test_kill_9_at_random_moments_loses_and_duplicates_nothing(smoke_run, tmp_pa
 
 
 def test_sigint_stops_cleanly_and_a_second_controller_is_refused(tmp_path):
-  proc = _start(*SMOKE, "--workdir", str(tmp_path))
-  deadline = time.time() + 300
-  while time.time() < deadline:  # wait for a verification in flight
-    try:
-      if SQLiteStore(tmp_path / "store.sqlite", create=False).jobs("verify", ("leased",)):
-        break
-    except Exception:  # the store may not exist yet
-      pass
-    time.sleep(0.5)
-  second = _main(*SMOKE, "--workdir", str(tmp_path))
+  workdir = tmp_path / "run"
+  proc = _start(*SMOKE, "--workdir", str(workdir), logs=tmp_path / "logs")
+  assert _wait_until(proc, lambda: _leased(workdir, "verify")), "the run ended before any verification began"
+  second = _main(*SMOKE, "--workdir", str(workdir))
   assert second.returncode == 2 and "is being driven by" in second.stderr
   os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole process group
-  out, err = proc.communicate(timeout=180)
+  proc.wait(timeout=_HANG_GUARD_S)
+  out, err = (tmp_path / "logs" / "stdout").read_text(), (tmp_path / "logs" / "stderr").read_text()
   assert proc.returncode == 130, err[-2000:]
   assert "stopped; run the same command to continue" in out and "Traceback" not in err
-  store = SQLiteStore(tmp_path / "store.sqlite", create=False)
+  store = SQLiteStore(workdir / "store.sqlite", create=False)
   assert not store.jobs("verify", ("leased",)) and not store.jobs("design", ("leased",))
   assert store.get_meta("controller") is None
 
 
 def test_a_run_with_another_config_is_refused_unless_allowed(smoke_run, tmp_path):
-  workdir = tmp_path / "run"
-  sqlite3.connect(smoke_run[0] / "store.sqlite").execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
-  shutil.copytree(smoke_run[0], workdir, ignore=shutil.ignore_patterns("*-wal", "*-shm"))
+  workdir = copy_run(smoke_run[0], tmp_path / "run")
   recorded = SQLiteStore(workdir / "store.sqlite", create=False).get_meta("config")
   refused = _main(*SMOKE, "--workdir", str(workdir), "--config.evolve.seed=3")
   assert refused.returncode == 2

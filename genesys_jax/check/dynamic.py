@@ -2,14 +2,15 @@
 
 Stages run in order and stop at the first fatal failure; each emits a `Check` as soon as it is done.
 Thresholds against the GPT seed follow the original system: time 3x (warn 1.5x), memory 4x (warn 2x),
-FLOPs 3x (warn 1.5x).
+FLOPs 3x (warn 1.5x). FLOPs and memory are XLA's figures for the compiled step, the same on every machine;
+wall-clock time rejects only on accelerators: on a CPU the checker shares its cores with the run's
+verifiers, so a time ratio there is a warning, never a verdict that depends on the machine's load.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import statistics
 from collections.abc import Callable
 
 import jax
@@ -29,6 +30,8 @@ from genesys_jax.units.seeds import vanilla_gpt
 
 RATIO_LIMITS = {"time": (1.5, 3.0), "memory": (2.0, 4.0), "flops": (1.5, 3.0)}
 """(warn above, reject above) for the candidate's figure over the GPT seed's."""
+TIME_REJECTS_ON = ("gpu", "tpu")
+"""Platforms whose time ratio can reject; elsewhere (a shared CPU) it only warns."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,7 +123,7 @@ def _forward(md, settings: CheckSettings, config: ModelConfig, tokens, done):
     where = f"at embed_dim {cfg.embed_dim} x {cfg.n_layers} layers"
     try:
       models.append(LanguageModel(md, cfg, rngs=nnx.Rngs(settings.seed)))
-      forward = probes.jitted_forward(models[-1])
+      forward = probes.jitted_forward(models[-1], probes.fast_compile_options())
       logits = forward(tokens)
     except Exception as e:  # unit code can fail in any way
       text = str(e) if isinstance(e, DesignError) else f"{type(e).__name__}: {e}"
@@ -145,7 +148,7 @@ def _causality(forward, md, settings: CheckSettings, tokens, vocab: int, done) -
                "convolutions on the left only, and never pool or normalize over the length axis"))
   block = md.build_block(settings.small_embed_dim, (0, 1), nnx.Rngs(settings.seed))
   x = jax.random.normal(jax.random.key(settings.seed + 1), (1, settings.jacobian_length, settings.small_embed_dim))
-  pairs = probes.jacobian_leaks(block, x)
+  pairs = probes.jacobian_leaks(block, x, probes.fast_compile_options())
   if pairs:
     done(Check("causality", False, f"the Jacobian shows output t depending on input s > t for (t, s) in "
                f"{pairs[:5]}: a leak too small for the perturbation test, e.g. a mean or norm over the "
@@ -154,12 +157,12 @@ def _causality(forward, md, settings: CheckSettings, tokens, vocab: int, done) -
 
 
 def _gradients(model: LanguageModel, tokens, done) -> None:
-  report = probes.gradient_report(model, tokens)
+  report = probes.gradient_report(model, tokens, probes.fast_compile_options())
   if report.nonfinite:
     done(Check("differentiability", False, f"non-finite gradients for {report.nonfinite[:5]}; guard "
                "divisions, logs and square roots (add eps) and clip exponents"))
   graphdef, state = nnx.split(model)
-  forward = jax.jit(lambda s, t: nnx.merge(graphdef, s)(t))
+  forward = jax.jit(lambda s, t: nnx.merge(graphdef, s)(t), compiler_options=probes.fast_compile_options())
   flat = {".".join(map(str, path)): (path, var) for path, var in nnx.to_flat_state(state)}
   reference = forward(state, tokens) if report.zero else None
   blocked = []
@@ -185,7 +188,7 @@ def _effectiveness(md, config: ModelConfig, scale, settings: CheckSettings, done
     cfg = config if name == "candidate" else ModelConfig.from_scale(scale)
     model = LanguageModel(design, cfg, rngs=nnx.Rngs(settings.seed))
     try:
-      compiled = probes.compile_train_step(model, scale.learning_rate, batches[0])
+      compiled = probes.compile_train_step(model, scale.learning_rate, batches[0], probes.fast_compile_options())
     except Exception as e:  # compile failures of unit code
       done(Check("compile", False, f"the training step does not compile: {type(e).__name__}: {e}"))
     losses, _ = compiled.time_steps(batches)
@@ -208,29 +211,32 @@ def _effectiveness(md, config: ModelConfig, scale, settings: CheckSettings, done
   ratios = {"time": cand_s / gpt_s,
             "memory": _ratio(cand.memory_bytes, gpt.memory_bytes),
             "flops": _ratio(cand.flops, gpt.flops)}
+  platform = jax.default_backend()
   for what, ratio in ratios.items():
     warn, reject = RATIO_LIMITS[what]
     figs = {f"{what}_ratio": None if ratio is None else round(ratio, 3)}
+    rejects = what != "time" or platform in TIME_REJECTS_ON
     if what == "time":
-      figs.update(step_seconds=round(cand_s, 5), gpt_step_seconds=round(gpt_s, 5))
+      figs.update(step_seconds=round(cand_s, 5), gpt_step_seconds=round(gpt_s, 5), time_platform=platform)
     if ratio is None or ratio <= warn:
       done(Check(what, True, figures=figs))
     else:
+      limit = f"limit {reject:g}x" if rejects else f"a warning only on {platform}, where the cores are shared"
       message = (f"{what} per training step is {ratio:.2f}x the GPT seed's at the same scale "
-                 f"(limit {reject:g}x); use chunked or parallel forms instead of Python loops and avoid "
+                 f"({limit}); use chunked or parallel forms instead of Python loops and avoid "
                  "[length x length x features] intermediates")
-      done(Check(what, False, message, fatal=ratio > reject, figures=figs))
+      done(Check(what, False, message, fatal=rejects and ratio > reject, figures=figs))
 
 
 def _alternating_step_seconds(a: probes.CompiledStep, b: probes.CompiledStep, batches, rounds: int = 5,
                               steps: int = 4) -> tuple[float, float]:
-  """Median step seconds of `a` and `b`, timed in alternating rounds so a change in the machine's load
-  falls on both (the steps are a few milliseconds each, so one busy moment would skew the ratio)."""
+  """Fastest step seconds of `a` and `b`, timed in alternating rounds so a change in the machine's load
+  falls on both; the minimum is each program's own cost, what other processes add only lengthens steps."""
   seconds_a, seconds_b = [], []
   for _ in range(rounds):
     seconds_a += a.time_steps(batches[:steps])[1]
     seconds_b += b.time_steps(batches[:steps])[1]
-  return statistics.median(seconds_a), statistics.median(seconds_b)
+  return min(seconds_a), min(seconds_b)
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:

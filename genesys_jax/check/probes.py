@@ -26,30 +26,42 @@ def next_token_loss(model: LanguageModel, tokens_BxL: jax.Array) -> jax.Array:
   return optax.softmax_cross_entropy_with_integer_labels(logits, tokens_BxL[:, 1:]).mean()
 
 
-def jitted_forward(model: nnx.Module) -> Callable[[jax.Array], jax.Array]:
+def fast_compile_options() -> dict[str, int]:
+  """Compiler options for programs that run only a few times (the checker's probes): on a CPU, LLVM's
+  optimizations off, which takes a third off a check. XLA's graph passes still run, so FLOPs and memory
+  figures are those of the optimized program; programs compared by time are compiled alike."""
+  return {"xla_backend_optimization_level": 0} if jax.default_backend() == "cpu" else {}
+
+
+def jitted_forward(model: nnx.Module, compiler_options: dict | None = None) -> Callable[[jax.Array], jax.Array]:
   """`tokens -> logits` for `model` as one jitted function (compiled once per input shape)."""
   graphdef, state = nnx.split(model)
-  forward = jax.jit(lambda s, t: nnx.merge(graphdef, s)(t))
+  forward = jax.jit(lambda s, t: nnx.merge(graphdef, s)(t), compiler_options=compiler_options)
   return lambda tokens: forward(state, tokens)
 
 
 def causality_leaks(forward: Callable[[jax.Array], jax.Array], tokens_BxL: jax.Array, positions: Sequence[int],
                     vocab: int, atol: float = 1e-5) -> list[int]:
-  """Positions t whose outputs up to t change when the tokens after t change (should be none)."""
-  base = np.asarray(forward(tokens_BxL))
+  """Positions t whose outputs up to t change when the tokens after t change (should be none).
+
+  The changed inputs are made on the host: one compiled forward serves every position."""
+  tokens = np.asarray(tokens_BxL)
+  base = np.asarray(forward(tokens))
   leaks = []
   for t in positions:
-    changed = tokens_BxL.at[:, t + 1:].set((tokens_BxL[:, t + 1:] + 1 + t) % vocab)
+    changed = tokens.copy()
+    changed[:, t + 1:] = (tokens[:, t + 1:] + 1 + t) % vocab
     out = np.asarray(forward(changed))
     if not np.allclose(out[:, :t + 1], base[:, :t + 1], atol=atol, rtol=atol):
       leaks.append(int(t))
   return leaks
 
 
-def jacobian_leaks(block: nnx.Module, x_BxLxD: jax.Array) -> list[tuple[int, int]]:
+def jacobian_leaks(block: nnx.Module, x_BxLxD: jax.Array, compiler_options: dict | None = None
+                   ) -> list[tuple[int, int]]:
   """(t, s) pairs with s > t where output t of `block` has a non-zero derivative in input s."""
   graphdef, state = nnx.split(block)
-  jac = jax.jit(jax.jacrev(lambda v: nnx.merge(graphdef, state)(v)[0]))(x_BxLxD)
+  jac = jax.jit(jax.jacrev(lambda v: nnx.merge(graphdef, state)(v)[0]), compiler_options=compiler_options)(x_BxLxD)
   influence_TxS = np.asarray(jnp.max(jnp.abs(jac), axis=(0, 2, 3, 5)))
   return [(int(t), int(s)) for t, s in np.argwhere(np.triu(influence_TxS, k=1) > 0)]
 
@@ -62,11 +74,14 @@ class GradientReport:
   zero: list[str]
 
 
-def gradient_report(model: LanguageModel, tokens_BxL: jax.Array) -> GradientReport:
+def gradient_report(model: LanguageModel, tokens_BxL: jax.Array, compiler_options: dict | None = None
+                    ) -> GradientReport:
   """Which parameters get no gradient (unused) or a non-finite one from the next-token loss."""
-  grads = nnx.jit(nnx.grad(next_token_loss))(model, tokens_BxL)
+  graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+  loss = lambda p, r, t: next_token_loss(nnx.merge(graphdef, p, r), t)
+  grads = jax.jit(jax.grad(loss), compiler_options=compiler_options)(params, rest, tokens_BxL)
   nonfinite, zero = [], []
-  for path, g in nnx.to_flat_state(nnx.state(grads, nnx.Param)):
+  for path, g in nnx.to_flat_state(grads):
     name = ".".join(map(str, path))
     value = np.asarray(g[...])
     if not np.all(np.isfinite(value)):
@@ -132,7 +147,8 @@ class CompiledStep:
     return losses, seconds
 
 
-def compile_train_step(model: LanguageModel, learning_rate: float, tokens: jax.Array) -> CompiledStep:
+def compile_train_step(model: LanguageModel, learning_rate: float, tokens: jax.Array,
+                       compiler_options: dict | None = None) -> CompiledStep:
   """Lowers and compiles one AdamW step on batches shaped like `tokens`, reading memory and FLOPs."""
   optimizer = nnx.Optimizer(model, optax.adamw(learning_rate), wrt=nnx.Param)
   graphdef, state = nnx.split((model, optimizer))
@@ -144,7 +160,7 @@ def compile_train_step(model: LanguageModel, learning_rate: float, tokens: jax.A
     return nnx.state((m, opt)), loss
 
   start = time.perf_counter()
-  compiled = jax.jit(step, donate_argnums=0).lower(state, tokens).compile()
+  compiled = jax.jit(step, donate_argnums=0).lower(state, tokens).compile(compiler_options)
   seconds = time.perf_counter() - start
   mem = compiled.memory_analysis()
   memory = None if mem is None else int(mem.temp_size_in_bytes + mem.argument_size_in_bytes

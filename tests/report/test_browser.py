@@ -7,14 +7,12 @@ import pathlib
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 
 from genesys_jax.report import write_report
 from genesys_jax.report.readonly_store import ReadOnlyStore
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (Debian: apt-get install -y chromium); "
@@ -22,13 +20,10 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH (D
 
 
 @pytest.fixture(scope="module")
-def smoke_report(tmp_path_factory) -> tuple[pathlib.Path, pathlib.Path]:
-  workdir = tmp_path_factory.mktemp("smoke")
-  result = subprocess.run([sys.executable, "-m", "genesys_jax.main", "--config", "configs/default.py:smoke",
-                           "--workdir", str(workdir)], cwd=ROOT, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "JAX_PLATFORMS": "cpu"})
-  assert result.returncode == 0, result.stderr[-3000:]
-  return workdir, write_report(workdir)
+def smoke_report(smoke_run, tmp_path_factory) -> tuple[pathlib.Path, pathlib.Path]:
+  """The suite's finished smoke run and its report, written anew outside the (shared) run directory."""
+  workdir, _ = smoke_run
+  return workdir, write_report(workdir, tmp_path_factory.mktemp("report") / "index.html")
 
 
 def _chromium(profile: pathlib.Path, *args: str) -> subprocess.CompletedProcess:
