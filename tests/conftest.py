@@ -1,10 +1,12 @@
-"""Test setup: 8 fake CPU devices for sharding tests; `slow` tests run only with --runslow; one
+"""Test setup: 8 fake CPU devices for sharding tests, compiled without LLVM optimizations; `slow` tests run only with --runslow; one
 compilation cache and one folder of built-once fixtures (a finished smoke run, ...) for the whole suite,
 shared by every pytest-xdist worker and the processes the tests start."""
 
 import os
 
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+# Test programs are tiny and run a few steps, so compiling is most of the suite's time: LLVM's
+# optimizations are off (XLA's graph passes still run; the processes tests start inherit this).
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8 --xla_backend_optimization_level=0")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import pathlib  # noqa: E402
@@ -39,6 +41,8 @@ def pytest_unconfigure(config):
 
 
 def pytest_collection_modifyitems(config, items):
+  # the tests on the shared smoke run go first, so its build overlaps the rest rather than ending the suite
+  items.sort(key=lambda item: "smoke_run" not in getattr(item, "fixturenames", ()))
   if config.getoption("--runslow"):
     return
   skip = pytest.mark.skip(reason="slow; run with --runslow")

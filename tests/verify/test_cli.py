@@ -66,7 +66,7 @@ def uninterrupted(tmp_path_factory):
   """The design, the arguments and the loss curve of a run that nobody stops."""
   tmp = tmp_path_factory.mktemp("uninterrupted")
   design = seed_design("gpt2").save(tmp / "gpt2")
-  args = ["--design", str(design), "--scale", "micro1", *SMALL, "--config.verify.train.max_steps=120"]
+  args = ["--design", str(design), "--scale", "micro1", *SMALL, "--config.verify.train.max_steps=60"]
   whole = _run(*args, "--workdir", str(tmp / "whole"))
   assert whole.returncode == 0, whole.stderr[-1500:]
   return args, _history(tmp / "whole")
@@ -90,7 +90,7 @@ def test_a_killed_run_resumes_to_the_same_end_and_curve(sig, uninterrupted, tmp_
   again = _run(*args, "--workdir", str(tmp_path / "split"))
   assert again.returncode == 0, again.stderr[-1500:]
   result = json.loads(next((tmp_path / "split").glob("*/micro1/results.json")).read_text())
-  assert result["status"] == "completed" and result["train"]["steps"] == 120 and result["resumed_from"] >= 20
+  assert result["status"] == "completed" and result["train"]["steps"] == 60 and result["resumed_from"] >= 20
   split = _history(tmp_path / "split")
-  assert [r["step"] for r in split] == list(range(1, 121))
+  assert [r["step"] for r in split] == list(range(1, 61))
   assert [r["loss"] for r in split] == pytest.approx([r["loss"] for r in reference], rel=1e-6)
