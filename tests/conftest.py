@@ -1,6 +1,6 @@
-"""Test setup: 8 fake CPU devices for sharding tests, compiled without LLVM optimizations; `slow` tests run only with --runslow; one
-compilation cache and one folder of built-once fixtures (a finished smoke run, ...) for the whole suite,
-shared by every pytest-xdist worker and the processes the tests start."""
+"""Test setup: 8 fake CPU devices for sharding tests, compiled without LLVM optimizations; `slow` tests
+run only with --runslow; one compilation cache and one folder of built-once fixtures (a finished smoke
+run, ...) for the whole suite, shared by every pytest-xdist worker and the processes the tests start."""
 
 import os
 

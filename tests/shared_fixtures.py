@@ -44,10 +44,14 @@ def build_once(name: str, build: Callable[[pathlib.Path], None]) -> pathlib.Path
   return folder
 
 
+def main_env() -> dict[str, str]:
+  """The environment the tests run the main job in: this one's, on the CPU, output unbuffered."""
+  return {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"}
+
+
 def run_main(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
   """`python -m genesys_jax.main ARGS` from the repository root on the CPU."""
-  return subprocess.run([sys.executable, "-m", "genesys_jax.main", *args], cwd=ROOT,
-                        env={**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"},
+  return subprocess.run([sys.executable, "-m", "genesys_jax.main", *args], cwd=ROOT, env=main_env(),
                         capture_output=True, text=True, timeout=timeout)
 
 

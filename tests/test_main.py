@@ -14,9 +14,8 @@ from collections.abc import Callable
 import pytest
 
 from genesys_jax.evolve.store import SCHEMA_VERSION, SQLiteStore
-from shared_fixtures import ROOT, SMOKE, copy_run, run_main as _main
+from shared_fixtures import ROOT, SMOKE, copy_run, main_env, run_main as _main
 
-_ENV = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONUNBUFFERED": "1"}
 _HANG_GUARD_S = 900  # only a stuck run ever waits this long; every wait ends on what the run records
 
 
@@ -25,7 +24,7 @@ def _start(*args, logs: pathlib.Path) -> subprocess.Popen:
   nobody reads would fill up and block it during a long wait)."""
   logs.mkdir(parents=True, exist_ok=True)
   with open(logs / "stdout", "a") as out, open(logs / "stderr", "a") as err:
-    return subprocess.Popen([sys.executable, "-m", "genesys_jax.main", *args], cwd=ROOT, env=_ENV,
+    return subprocess.Popen([sys.executable, "-m", "genesys_jax.main", *args], cwd=ROOT, env=main_env(),
                             stdout=out, stderr=err, text=True, start_new_session=True)
 
 
