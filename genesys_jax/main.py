@@ -20,6 +20,7 @@ from ml_collections import config_flags
 from genesys_jax import cli
 from genesys_jax.agents.llm.costs import Ledger
 from genesys_jax.agents.llm.factory import make_client
+from genesys_jax.agents.settings import budget_cap
 from genesys_jax.check.compilation_cache import use_compilation_cache
 from genesys_jax.evolve import layout
 from genesys_jax.evolve.leases import is_dead
@@ -72,7 +73,7 @@ def main(argv: Sequence[str]) -> int:
   try:
     validate_run(config)
     if config.agents.designer != "offline":  # a missing API key or unpriced model fails here, before any work
-      make_client(config.agents.llm, Ledger())
+      make_client(config.agents.llm, Ledger(), budget_cap(config.agents))
   except ValueError as e:
     raise cli.UsageProblem(str(e)) from e
   # Imported once the input is known to be good: the controller loads TensorFlow (clu's TensorBoard writers),

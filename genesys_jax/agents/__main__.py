@@ -55,8 +55,8 @@ def _offline(config, parents: list[Design], name: str) -> SessionResult:
 
 def _llm(config, parents: list[Design], name: str) -> SessionResult:
   a = config.agents
-  client = make_client(a.llm, Ledger())
-  flow = FlowSettings(**a.flow.to_dict(), budget_usd=a.budget_usd or float("inf"))
+  client = make_client(a.llm, Ledger(), settings.budget_cap(a))
+  flow = FlowSettings(**a.flow.to_dict(), budget_usd=settings.budget_cap(a))
   session_type = DirectSession if a.designer == "direct" else DesignSession
   session = session_type(client, KnowledgeEngine(), check_design, flow, name)
   return session.run(_OPERATOR.value, [Parent(p) for p in parents], [], name)
@@ -77,7 +77,7 @@ def main(argv: Sequence[str]) -> int:
     settings.validate(config.agents)
     parents = [load_design(p) for p in _PARENTS.value]
     if config.agents.designer != "offline":
-      make_client(config.agents.llm, Ledger())  # a missing API key or unknown model fails here, before any work
+      make_client(config.agents.llm, Ledger(), settings.budget_cap(config.agents))  # a missing API key or unknown model fails here, before any work
   except (ValueError, DesignError) as e:
     raise cli.UsageProblem(str(e)) from e
   name = _NAME.value or "-".join([*(p.name for p in parents), _OPERATOR.value[:3], str(_SEED.value)])

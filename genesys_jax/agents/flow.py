@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from absl import logging
+
 from genesys_jax.agents import roles, tree_ops
 from genesys_jax.agents.knowledge.search import KnowledgeEngine
 from genesys_jax.agents.llm.client import CallRecord, LLMClient
@@ -41,6 +43,7 @@ class FlowSettings:
   knowledge_hits: int = 4
   online_search: bool = False  # also ask arXiv and Semantic Scholar (skipped silently without a network)
   budget_usd: float = float("inf")
+  session_estimate_usd: float = 0.0  # what a session is expected to cost; none starts unless the budget covers it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,9 +94,13 @@ class DesignSession:
   """One design session of the unit-by-unit flow."""
 
   def __init__(self, client: LLMClient, knowledge: KnowledgeEngine, checker: Checker,
-               settings: FlowSettings = FlowSettings(), design_id: str | None = None):
+               settings: FlowSettings = FlowSettings(), design_id: str | None = None,
+               on_call: Callable[[CallRecord], None] | None = None):
+    """`on_call` sees every call record as soon as it is made (the store keeps spend that way, even of a
+    session that never finishes)."""
     self.client, self.knowledge, self.checker, self.settings = client, knowledge, checker, settings
     self.design_id = design_id
+    self.on_call = on_call
     self.events: list[dict[str, Any]] = []
 
   # ---- recording and asking ---------------------------------------------------------------------
@@ -104,6 +111,8 @@ class DesignSession:
   def ask(self, role: roles.Role, **values: str) -> CallRecord:
     record = self.client.ask(roles.render(role, **values), self.design_id)
     self.record("call", **record.to_json())
+    if self.on_call is not None:
+      self.on_call(record)
     return record
 
   def _search(self, queries: Sequence[str]) -> str:
@@ -121,24 +130,31 @@ class DesignSession:
     """Designs `name` by `operator` from `parents`; never raises for agent failures."""
     if operator not in OPERATORS:
       raise ValueError(f"unknown operator {operator!r}; choose one of {OPERATORS}")
-    start_cost = self._spent()
-    if self.client.ledger.over_budget(self.settings.budget_usd):
-      self.record("budget", spent=start_cost, cap=self.settings.budget_usd)
-      return SessionResult(False, None, "the run's LLM budget is spent", self.events, 0.0)
+    spent = self.client.ledger.total().cost_usd
+    if spent + self.settings.session_estimate_usd > self.settings.budget_usd or spent >= self.settings.budget_usd:
+      self.record("budget", spent=spent, estimate=self.settings.session_estimate_usd, cap=self.settings.budget_usd)
+      return SessionResult(False, None, f"the run's LLM budget (${self.settings.budget_usd:.2f}, ${spent:.2f} "
+                           "spent) cannot cover another session", self.events, 0.0)
     try:
       answer = self.propose_and_review(operator, parents, siblings)
       design = self.implement(answer, operator, parents, name)
     except SessionFailed as e:
       self.record("failed", reason=str(e))
-      return SessionResult(False, None, str(e), self.events, self._spent() - start_cost)
+      return SessionResult(False, None, str(e), self.events, self._cost())
+    except Exception as e:  # a bug or a crashing check: the session fails, its calls stay on the record
+      logging.exception("design session %s crashed", name)
+      reason = f"the session crashed: {type(e).__name__}: {e}"
+      self.record("failed", reason=reason)
+      return SessionResult(False, None, reason, self.events, self._cost())
     proposal = Proposal(design, operator, tuple(p.design.name for p in parents),
                         tuple(u["name"] for u in answer["new_units"]) or tuple(answer["selection"]),
                         f"{answer['title']}: {answer['idea']}")
     self.record("accepted", design=design.name, content_hash=design.content_hash())
-    return SessionResult(True, proposal, "implemented", self.events, self._spent() - start_cost)
+    return SessionResult(True, proposal, "implemented", self.events, self._cost())
 
-  def _spent(self) -> float:
-    return self.client.ledger.total().cost_usd
+  def _cost(self) -> float:
+    """What this session's own calls cost (other sessions may be asking the same client meanwhile)."""
+    return sum(e["cost_usd"] for e in self.events if e["kind"] == "call")
 
   def propose_and_review(self, operator: str, parents: Sequence[Parent], siblings: Sequence[str]) -> dict:
     """The proposer's answer that passed review; SessionFailed when none does."""
@@ -232,12 +248,13 @@ class DesignSession:
         feedback = "Your last answer was not a valid JSON object of the requested form. Try again.\n"
         continue
       code = call.parsed["code"]
-      missing = [c for c in call.parsed["children"].values() if c not in available]
-      if missing or call.parsed["unit_name"] != unit:
-        feedback = (f"Your last answer used {missing} as children, which do not exist; use only: "
-                    f"{', '.join(available)}.\n" if missing else f"Write the unit {unit}, not another.\n")
+      children = {c["slot"]: c["unit"] for c in call.parsed["children"]}
+      hparams = {h["name"]: h["value"] for h in call.parsed["hparams"]}
+      problem = _code_answer_problem(call.parsed, unit, available)
+      if problem:
+        feedback = problem + "\n"
         continue
-      spec = UnitSpec(f"{snake(unit)}.py", dict(call.parsed["children"]), dict(call.parsed["hparams"]))
+      spec = UnitSpec(f"{snake(unit)}.py", children, hparams)
       try:
         trial = _place(base, target, unit, {**written, unit: (spec, code)})
       except DesignError as e:
@@ -257,6 +274,20 @@ class DesignSession:
         continue
       return spec, code
     return None
+
+
+def _code_answer_problem(parsed: dict, unit: str, available: Sequence[str]) -> str | None:
+  """Why a coder's answer cannot be placed as stated, or None."""
+  if parsed["unit_name"] != unit:
+    return f"Write the unit {unit}, not another."
+  missing = [c["unit"] for c in parsed["children"] if c["unit"] not in available]
+  if missing:
+    return f"Your last answer used {missing} as children, which do not exist; use only: {', '.join(available)}."
+  for field, key in (("children", "slot"), ("hparams", "name")):
+    names = [entry[key] for entry in parsed[field]]
+    if len(set(names)) < len(names):
+      return f"Your last answer gives a {key} twice in `{field}`; give each once."
+  return None
 
 
 def _proposal_problem(answer: dict, operator: str, parents: Sequence[Parent]) -> str | None:

@@ -1,4 +1,9 @@
-"""The answer each role must give, as pydantic schemas (sent to the model as structured output)."""
+"""The answer each role must give, as pydantic schemas (sent to the model as structured output).
+
+Every schema stays inside what all providers accept (see `llm/wire_schema.py`): objects with named
+fields, lists and plain values; no maps (Gemini's Developer API refuses `additionalProperties`), so a
+name -> value table is a list of pairs.
+"""
 
 from __future__ import annotations
 
@@ -41,13 +46,27 @@ class PlanAnswer(pydantic.BaseModel):
   notes: str = ""
 
 
+class SlotFill(pydantic.BaseModel):
+  """One child slot of a unit and the unit that fills it."""
+
+  slot: str
+  unit: str
+
+
+class HParam(pydantic.BaseModel):
+  """One constructor hyperparameter of a unit and its value."""
+
+  name: str
+  value: int | float | bool | str
+
+
 class CodeAnswer(pydantic.BaseModel):
   """The coder's unit: its file and how its slots are filled."""
 
   unit_name: str
   code: str
-  children: dict[str, str] = {}
-  hparams: dict[str, float | int | bool | str] = {}
+  children: list[SlotFill] = []
+  hparams: list[HParam] = []
 
 
 class ObserveAnswer(pydantic.BaseModel):

@@ -22,7 +22,9 @@ def agents_config() -> ml_collections.ConfigDict:
   c.llm.models.proposer = "gemini-2.5-pro"
   c.llm.models.reviewer = "gemini-2.5-pro"
   c.llm.base_url = ""                  # e.g. http://localhost:8080/v1 for a llama.cpp or vLLM server
+  c.llm.structured = "schema"          # schema: provider-enforced structured output; text: JSON in the answer's text
   c.llm.api_key_env = "GEMINI_API_KEY"
+  c.llm.vertexai = False               # gemini on Vertex AI (express mode, an API key) instead of the Developer API
   c.llm.replay_file = ""
   c.llm.record_file = ""
   c.llm.timeout_s = 120.0
@@ -37,6 +39,11 @@ def agents_config() -> ml_collections.ConfigDict:
   c.flow.knowledge_hits = 4
   c.flow.online_search = False         # True: also search arXiv / Semantic Scholar when the network is there
   return c
+
+
+def budget_cap(c: ml_collections.ConfigDict) -> float:
+  """The run's LLM budget in dollars: `budget_usd`, or no cap when it is 0."""
+  return float(c.budget_usd) or float("inf")
 
 
 def validate(c: ml_collections.ConfigDict) -> None:

@@ -66,7 +66,7 @@ def _plan(unit="CausalMeanMixer"):
 
 
 def _code(code=CUMULATIVE_MEAN, unit="CausalMeanMixer"):
-  return json.dumps({"unit_name": unit, "code": code, "children": {}, "hparams": {}})
+  return json.dumps({"unit_name": unit, "code": code, "children": [], "hparams": []})
 
 
 def _observe(rating):
@@ -185,19 +185,43 @@ class _Metered:
     return Reply(reply.text, model, len(request.prompt) // 4, len(reply.text) // 4)
 
 
-def test_the_budget_cap_stops_new_sessions_and_lets_running_ones_finish():
+def _session_estimate(backend, ledger, budget, estimate):
+  client = LLMClient(backend, {r: "test-model" for r in ROLES}, {"test-model": Price(1.0, 2.0)}, ledger,
+                     retries=0, sleep=lambda s: None, cap_usd=budget)
+  settings = FlowSettings(budget_usd=budget, session_estimate_usd=estimate)
+  return DesignSession(client, KnowledgeEngine(), fake_checker, settings, "d1")
+
+
+def test_no_session_starts_that_the_remaining_budget_cannot_cover():
   ledger = Ledger()
   answers = {"proposer": [_proposal()] * 2, "reviewer": [_review(4)] * 2, "planner": [_plan()] * 2,
              "coder": [_code()] * 2, "observer": [_observe(4)] * 2}
   backend = _Metered(answers)
-  cap = 0.001  # dollars: the first session's first call already spends more
-  first, _ = _session(None, backend=backend, ledger=ledger, budget=cap)
+  first = _session_estimate(backend, ledger, budget=1.0, estimate=0.0)
   result = first.run("mutation", [Parent(seed_design("gpt2"))], [], "x")
-  assert result.ok and result.cost_usd > cap and ledger.over_budget(cap)
-  second, _ = _session(None, backend=backend, ledger=ledger, budget=cap)
-  blocked = second.run("mutation", [Parent(seed_design("gpt2"))], [], "y")
-  assert not blocked.ok and blocked.reason == "the run's LLM budget is spent"
-  assert _kinds(blocked.events) == ["budget"]
+  spent = ledger.total().cost_usd
+  assert result.ok and result.cost_usd == pytest.approx(spent) and 0 < spent < 0.1
+  # The remainder covers a session estimated at a little less than it, not one estimated at more.
+  assert _session_estimate(backend, ledger, 1.0, 0.99 - spent).run(
+      "mutation", [Parent(seed_design("gpt2"))], [], "y").ok
+  spent = ledger.total().cost_usd
+  blocked = _session_estimate(backend, ledger, 1.0, 1.01 - spent).run("mutation", [Parent(seed_design("gpt2"))], [], "z")
+  assert not blocked.ok and blocked.reason.startswith("the run's LLM budget ($1.00")
+  assert _kinds(blocked.events) == ["budget"] and ledger.total().cost_usd == spent
+
+
+def test_the_cap_is_hard_a_running_session_makes_no_call_past_it():
+  ledger = Ledger()
+  answers = {"proposer": [_proposal()], "reviewer": [_review(4)], "planner": [_plan()],
+             "coder": [_code()] * 7, "observer": [_observe(4)]}
+  cap = 0.001  # dollars: the proposer's call already spends more
+  session = _session_estimate(_Metered(answers), ledger, budget=cap, estimate=0.0)
+  result = session.run("mutation", [Parent(seed_design("gpt2"))], [], "x")
+  calls = [e for e in result.events if e["kind"] == "call"]
+  assert not result.ok and calls[0]["ok"] and ledger.over_budget(cap)
+  assert "the proposal did not pass review" not in result.reason
+  assert all(c["error"].startswith("BudgetSpent") and c["cost_usd"] == 0 for c in calls[1:])
+  assert ledger.total().cost_usd == pytest.approx(calls[0]["cost_usd"])
 
 
 def test_crossover_grafts_and_scratch_writes_a_root():

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import logging
-import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import ml_collections
@@ -22,9 +19,9 @@ from genesys_jax.agents.llm.costs import PRICES, Ledger, Price, Usage
 from genesys_jax.agents.llm.gemini import GeminiBackend
 from genesys_jax.agents.llm.openai_compat import OpenAICompatibleBackend
 from genesys_jax.agents.llm.replay import RecordingBackend, ReplayBackend, ScriptedBackend, request_key
+from genesys_jax.agents.llm.wire_schema import strict_schema
 
-KEY = "sk-TEST-SECRET-0123456789"
-MODEL = "gemini-2.5-flash"
+from agents.fake_providers import KEY, MODEL, FakeServer, Flavor, assert_no_key, client_for, closed_port_url, error_body
 
 
 class Idea(pydantic.BaseModel):
@@ -37,141 +34,44 @@ class Idea(pydantic.BaseModel):
 IDEA = Request(role="proposer", system="You design models.", prompt="Propose one.", schema=Idea, temperature=0.2)
 
 
-class FakeServer:
-  """A loopback HTTP server answering POSTs from a script of (status, JSON body, delay) and logging each hit."""
-
-  def __init__(self, script: list[tuple[int, Any]], delay_s: float = 0.0) -> None:
-    self.script = list(script)
-    self.hits: list[dict[str, Any]] = []
-    server = self
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-      def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        server.hits.append({"path": self.path, "headers": headers, "body": body})
-        status, payload = server.script.pop(0) if len(server.script) > 1 else server.script[0]
-        time.sleep(delay_s)
-        out = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-      def log_message(self, *args: Any) -> None:
-        pass
-
-    self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    self.url = f"http://127.0.0.1:{self.httpd.server_port}"
-    threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
-
-  def close(self) -> None:
-    self.httpd.shutdown()
-    self.httpd.server_close()
-
-
-def gemini_ok(text: str) -> dict[str, Any]:
-  return {"candidates": [{"content": {"parts": [{"text": text}], "role": "model"}, "finishReason": "STOP"}],
-          "usageMetadata": {"promptTokenCount": 1000, "candidatesTokenCount": 200, "thoughtsTokenCount": 300,
-                            "totalTokenCount": 1500}}
-
-
-def openai_ok(text: str) -> dict[str, Any]:
-  return {"id": "x", "object": "chat.completion", "model": MODEL,
-          "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-          "usage": {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500}}
-
-
-def error_body(code: int, status: str) -> dict[str, Any]:
-  return {"error": {"code": code, "message": f"fake {status}", "status": status}}
-
-
-class Flavor:
-  """One wire format: how to build its backend, a successful answer, and where requests go."""
-
-  def __init__(self, name: str, make: Callable[[str, float], Backend], ok: Callable[[str], dict[str, Any]],
-               path: str) -> None:
-    self.name, self.make, self.ok, self.path = name, make, ok, path
-
-
-FLAVORS = [
-    Flavor("gemini", lambda url, t: GeminiBackend(KEY, url, t), gemini_ok,
-           f"/v1beta/models/{MODEL}:generateContent"),
-    Flavor("openai", lambda url, t: OpenAICompatibleBackend(url + "/v1", KEY, t), openai_ok,
-           "/v1/chat/completions"),
-]
-
-
-@pytest.fixture(params=FLAVORS, ids=lambda f: f.name)
-def flavor(request: pytest.FixtureRequest) -> Flavor:
-  return request.param
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[..., FakeServer]]:
-  servers: list[FakeServer] = []
-
-  def start(script: list[tuple[int, Any]], delay_s: float = 0.0) -> FakeServer:
-    servers.append(FakeServer(script, delay_s))
-    return servers[-1]
-
-  yield start
-  for server in servers:
-    server.close()
-
-
-def client_for(backend: Backend, ledger: Ledger | None = None, sleeps: list[float] | None = None,
-               retries: int = 2) -> LLMClient:
-  """A client with every role on MODEL, no real sleeping (delays go to `sleeps`)."""
-  return LLMClient(backend, {role: MODEL for role in factory.ROLES}, PRICES, ledger or Ledger(),
-                   retries=retries, sleep=(sleeps if sleeps is not None else []).append)
-
-
-def assert_no_key(backend: Backend, record: CallRecord) -> None:
-  assert KEY not in repr(backend)
-  assert KEY not in json.dumps(record.to_json())
-
-
-def closed_port_url() -> str:
-  with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    return f"http://127.0.0.1:{s.getsockname()[1]}"
-
-
-# Backends against fake servers (both wire formats).
+# Backends against fake servers (every provider flavour).
 
 
 def test_structured_answer_round_trips(flavor: Flavor, serve: Callable[..., FakeServer]) -> None:
-  server = serve([(200, flavor.ok('```json\n{"name": "gated-mlp", "score": 7.5}\n```'))])
+  server = serve([(200, flavor.ok('Here it is:\n```json\n{"name": "gated-mlp", "score": 7.5}\n```'))])
   backend = flavor.make(server.url, 10)
-  record = client_for(backend).ask(IDEA, design_id="d1")
+  record = client_for(backend, structured=flavor.structured).ask(IDEA, design_id="d1")
   assert record.ok and record.parsed == {"name": "gated-mlp", "score": 7.5} and record.attempts == 1
   assert (record.input_tokens, record.output_tokens) == (1000, 500)  # Gemini: answer 200 + thinking 300
   assert record.cost_usd == pytest.approx(PRICES[MODEL].cost(1000, 500))
   hit = server.hits[0]
-  assert hit["path"] == flavor.path
+  assert hit["path"] == flavor.path and not server.refused
   assert_no_key(backend, record)
-  if flavor.name == "gemini":
+  if flavor.wire == "gemini":
     assert hit["headers"]["x-goog-api-key"] == KEY
     assert hit["body"]["contents"] == [{"parts": [{"text": "Propose one."}], "role": "user"}]
     assert hit["body"]["systemInstruction"]["parts"] == [{"text": "You design models."}]
     config = hit["body"]["generationConfig"]
     assert config["temperature"] == 0.2 and config["responseMimeType"] == "application/json"
     assert config["responseSchema"]["required"] == ["name", "score"]
-  else:
-    assert hit["headers"]["authorization"] == f"Bearer {KEY}"
-    assert hit["body"]["messages"] == [{"role": "system", "content": "You design models."},
-                                       {"role": "user", "content": "Propose one."}]
-    assert hit["body"]["temperature"] == 0.2 and hit["body"]["model"] == MODEL
+    return
+  assert hit["headers"]["authorization"] == f"Bearer {KEY}"
+  assert hit["body"]["temperature"] == 0.2 and hit["body"]["model"] == MODEL
+  system, user = hit["body"]["messages"]
+  assert system == {"role": "system", "content": "You design models."}
+  if flavor.structured == "schema":
+    assert user == {"role": "user", "content": "Propose one."}
     assert hit["body"]["response_format"] == {"type": "json_schema", "json_schema": {
-        "name": "Idea", "schema": Idea.model_json_schema()}}
+        "name": "Idea", "strict": True, "schema": strict_schema(Idea)}}
+  else:  # no response_format: the schema is in the prompt
+    assert "response_format" not in hit["body"] and user["content"].startswith("Propose one.\n\nAnswer with")
+    assert json.dumps(strict_schema(Idea), indent=1) in user["content"]
 
 
 def test_rate_limit_is_retried(flavor: Flavor, serve: Callable[..., FakeServer]) -> None:
   server = serve([(429, error_body(429, "RESOURCE_EXHAUSTED")), (200, flavor.ok('{"name": "a", "score": 1}'))])
   sleeps: list[float] = []
-  record = client_for(flavor.make(server.url, 10), sleeps=sleeps).ask(IDEA)
+  record = client_for(flavor.make(server.url, 10), sleeps=sleeps, structured=flavor.structured).ask(IDEA)
   assert record.ok and record.attempts == 2 and len(server.hits) == 2 and len(sleeps) == 1
 
 
@@ -182,7 +82,7 @@ def test_server_errors_give_a_failed_record_and_the_run_goes_on(
   server = serve([(500, error_body(500, "INTERNAL"))] * (retries + 1) + [(200, flavor.ok('{"name": "b", "score": 2}'))])
   ledger = Ledger()
   backend = flavor.make(server.url, 10)
-  client = client_for(backend, ledger, retries=retries)
+  client = client_for(backend, ledger, retries=retries, structured=flavor.structured)
   failed = client.ask(IDEA, design_id="d1")
   assert not failed.ok and failed.attempts == retries + 1 and len(server.hits) == retries + 1
   assert "500" in failed.error and "TransientError" in failed.error
@@ -197,7 +97,7 @@ def test_bad_request_is_permanent_and_not_retried(flavor: Flavor, serve: Callabl
   backend = flavor.make(server.url, 10)
   with pytest.raises(PermanentError):
     backend.complete(IDEA, MODEL)
-  record = client_for(backend).ask(IDEA)
+  record = client_for(backend, structured=flavor.structured).ask(IDEA)
   assert not record.ok and record.attempts == 1 and len(server.hits) == 2
   assert "PermanentError" in record.error and "400" in record.error
   assert_no_key(backend, record)
@@ -222,7 +122,8 @@ def test_timeout_is_transient(flavor: Flavor, serve: Callable[..., FakeServer]) 
 
 def test_free_text_request_sends_no_schema(flavor: Flavor, serve: Callable[..., FakeServer]) -> None:
   server = serve([(200, flavor.ok("plain words"))])
-  record = client_for(flavor.make(server.url, 10)).ask(Request(role="observer", system="", prompt="Say."))
+  record = client_for(flavor.make(server.url, 10), structured=flavor.structured).ask(
+      Request(role="observer", system="", prompt="Say."))
   assert record.ok and record.text == "plain words" and record.parsed is None
   body = json.dumps(server.hits[0]["body"])
   assert "responseSchema" not in body and "response_format" not in body and "system" not in body
@@ -256,8 +157,8 @@ def test_malformed_json_is_repaired() -> None:
 def test_never_valid_gives_a_failed_record() -> None:
   backend = ScriptedBackend({"proposer": ['{"name": "x"}'] * 3})
   ledger = Ledger()
-  record = client_for(backend, ledger).ask(IDEA, design_id="d9")
-  assert not record.ok and record.attempts == 3 and record.parsed is None
+  record = client_for(backend, ledger).ask(IDEA, design_id="d9")  # one re-ask, then a failure
+  assert not record.ok and record.attempts == 2 and record.parsed is None
   assert "score: Field required" in record.error and record.text == '{"name": "x"}'
   assert ledger.by_design()["d9"].failures == 1
 

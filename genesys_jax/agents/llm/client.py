@@ -13,6 +13,11 @@ from absl import logging
 
 from genesys_jax.agents.llm.base import Backend, PermanentError, Request, TransientError
 from genesys_jax.agents.llm.costs import Ledger, Price, Usage
+from genesys_jax.agents.llm.wire_schema import text_instruction
+
+STRUCTURED_MODES = ("schema", "text")
+"""schema: the provider constrains the answer to the schema; text: the schema is in the prompt and the
+JSON object is taken from the answer's text (servers without structured output)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +46,10 @@ class CallRecord:
 
 class InvalidAnswer(Exception):
   """A structured answer that does not parse or validate; its message says why, for the repair prompt."""
+
+
+class BudgetSpent(Exception):
+  """The run's LLM budget is spent: the call was not made."""
 
 
 def _json_object(text: str) -> str:
@@ -77,11 +86,19 @@ class _Tally:
 
 
 class LLMClient:
-  """Asks a backend for each role's model; never raises for failed calls, returns a failed CallRecord."""
+  """Asks a backend for each role's model; never raises for failed calls, returns a failed CallRecord.
+
+  `cap_usd` is a hard cap on the ledger's total: once it is reached no call is made (each call in flight
+  may still finish, so the cap is overshot by at most one call per thread)."""
 
   def __init__(self, backend: Backend, models: Mapping[str, str], prices: Mapping[str, Price], ledger: Ledger,
                retries: int = 4, backoff_s: float = 1.0, max_backoff_s: float = 30,
-               repair_attempts: int = 2, sleep: Callable[[float], None] = time.sleep) -> None:
+               repair_attempts: int = 1, sleep: Callable[[float], None] = time.sleep,
+               structured: str = "schema", cap_usd: float = float("inf")) -> None:
+    if structured not in STRUCTURED_MODES:
+      raise ValueError(f"unknown structured-output mode {structured!r}; choose one of {', '.join(STRUCTURED_MODES)}")
+    self.structured = structured
+    self.cap_usd = cap_usd
     self.backend = backend
     self.models = dict(models)
     self.prices = dict(prices)
@@ -121,9 +138,12 @@ class LLMClient:
     """A structured request's parsed answer (None for free text); re-asks with the problem appended when
     the answer does not validate, up to `repair_attempts` times."""
     prompt = request.prompt
+    in_text = self.structured == "text" and request.schema is not None
+    suffix = text_instruction(request.schema) if in_text else ""
     repair = 0
     while True:
-      text = self._complete(dataclasses.replace(request, prompt=prompt), model, tally)
+      sent = dataclasses.replace(request, prompt=prompt + suffix, schema=None if in_text else request.schema)
+      text = self._complete(sent, model, tally)
       if request.schema is None:
         return None
       try:
@@ -145,10 +165,15 @@ class LLMClient:
     tally = _Tally()
     parsed, error = None, None
     try:
+      if self.ledger.total().cost_usd >= self.cap_usd:
+        raise BudgetSpent(f"the run's LLM budget of ${self.cap_usd:.2f} is spent; no call was made")
       parsed = self._answer(request, model, tally)
-    except (TransientError, PermanentError, InvalidAnswer) as e:
+    except (TransientError, PermanentError, InvalidAnswer, BudgetSpent) as e:
       error = f"{type(e).__name__}: {e}"
       logging.warning("LLM %s call failed: %s", request.role, error)
+    except Exception as e:  # a backend's or SDK's own bug: still a recorded, charged, failed call
+      error = f"{type(e).__name__}: {e}"
+      logging.exception("LLM %s call failed unexpectedly", request.role)
     price = self.prices.get(model, Price(0.0, 0.0))
     cost = price.cost(tally.input_tokens, tally.output_tokens)
     record = CallRecord(

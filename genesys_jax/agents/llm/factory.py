@@ -7,7 +7,7 @@ import pathlib
 from typing import Any
 
 from genesys_jax.agents.llm.base import Backend
-from genesys_jax.agents.llm.client import LLMClient
+from genesys_jax.agents.llm.client import STRUCTURED_MODES, LLMClient
 from genesys_jax.agents.llm.costs import PRICES, Ledger, Price, prices_from
 from genesys_jax.agents.llm.gemini import GeminiBackend
 from genesys_jax.agents.llm.openai_compat import OpenAICompatibleBackend
@@ -47,7 +47,7 @@ def _backend(llm_config: Any, name: str) -> Backend:
   base_url = str(llm_config.get("base_url") or "")
   key_env = str(llm_config.get("api_key_env") or "")
   if name == "gemini":
-    return GeminiBackend(os.environ[key_env], base_url or None, timeout_s)
+    return GeminiBackend(os.environ[key_env], base_url or None, timeout_s, bool(llm_config.get("vertexai", False)))
   if name == "openai":
     if not base_url:
       raise ValueError("the openai backend needs llm.base_url, e.g. http://localhost:8000/v1")
@@ -59,23 +59,28 @@ def _backend(llm_config: Any, name: str) -> Backend:
   return ReplayBackend(replay_file)
 
 
-def make_client(llm_config: Any, ledger: Ledger) -> LLMClient | None:
+def make_client(llm_config: Any, ledger: Ledger, cap_usd: float = float("inf")) -> LLMClient | None:
   """The client for an `llm` ConfigDict (or dict); None for the offline backend, which asks no model.
 
-  Prices are the default list prices overridden model by model by `llm.prices`; an optional
-  `llm.record_file` wraps the backend in a RecordingBackend writing that transcript."""
+  Prices are the default list prices overridden model by model by `llm.prices` (Gemini models need
+  one, and so does every model when `cap_usd` is finite: a budget needs prices); an optional
+  `llm.record_file` wraps the backend in a RecordingBackend writing that transcript. `ledger` should
+  hold what the run spent before (see `Ledger.add`), so that `cap_usd` holds across restarts."""
   name = str(llm_config.get("backend"))
   if name not in BACKENDS:
     raise ValueError(f"unknown LLM backend {name!r}; choose one of {', '.join(BACKENDS)}")
   if name == "offline":
     return None
+  structured = str(llm_config.get("structured") or "schema")
+  if structured not in STRUCTURED_MODES:
+    raise ValueError(f"unknown llm.structured {structured!r}; choose one of {', '.join(STRUCTURED_MODES)}")
   key_env = str(llm_config.get("api_key_env") or "")
   if name == "gemini" and not os.environ.get(key_env):
     raise ValueError(f"the gemini backend needs an API key in the environment variable {key_env or '(unnamed)'}, "
                      "which is not set; set it or name another one in llm.api_key_env")
   models = _models(llm_config)
   prices = _prices(llm_config)
-  if name == "gemini":
+  if name == "gemini" or cap_usd < float("inf"):
     unpriced = sorted({model for model in models.values() if model not in prices})
     if unpriced:
       raise ValueError(f"no price for {', '.join(unpriced)}; add it to llm.prices so the budget can be kept")
@@ -83,4 +88,5 @@ def make_client(llm_config: Any, ledger: Ledger) -> LLMClient | None:
   record_file = str(llm_config.get("record_file") or "")
   if record_file:
     backend = RecordingBackend(backend, record_file)
-  return LLMClient(backend, models, prices, ledger, retries=int(llm_config.get("retries", 4)))
+  return LLMClient(backend, models, prices, ledger, retries=int(llm_config.get("retries", 4)),
+                   structured=structured, cap_usd=cap_usd)

@@ -1,4 +1,5 @@
-"""The Gemini Developer API backend, through google-genai with its own retries turned off."""
+"""The Gemini backend (Developer API, or Vertex AI in express mode with an API key), through google-genai
+with its own retries turned off."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from google.genai import errors, types
 
 from genesys_jax.agents.llm.base import PermanentError, Reply, Request, TransientError
 
-# v1beta, not the SDK's v1 default: it serves every model, preview and -latest aliases included.
+# Developer API: v1beta, not the SDK's v1 default (it serves every model, preview and -latest aliases
+# included). Vertex AI: the SDK's own default.
 _API_VERSION = "v1beta"
 
 
@@ -21,7 +23,7 @@ def _is_transient(code: int) -> bool:
 class GeminiBackend:
   """Calls `models.generate_content`; the API key stays inside the SDK client and out of every message."""
 
-  def __init__(self, api_key: str, base_url: str | None = None, timeout_s: float = 60) -> None:
+  def __init__(self, api_key: str, base_url: str | None = None, timeout_s: float = 60, vertexai: bool = False) -> None:
     if not api_key:
       raise ValueError("GeminiBackend needs a non-empty API key")
     if base_url and not base_url.startswith(("http://", "https://")):
@@ -29,14 +31,16 @@ class GeminiBackend:
     self._secret = api_key
     self.base_url = base_url or None
     self.timeout_s = timeout_s
+    self.vertexai = vertexai
     self._client = genai.Client(
-        vertexai=False, api_key=api_key,
+        vertexai=vertexai, api_key=api_key,
         http_options=types.HttpOptions(
-            base_url=self.base_url, api_version=_API_VERSION, timeout=max(1, round(timeout_s * 1000)),
+            base_url=self.base_url, api_version=None if vertexai else _API_VERSION,
+            timeout=max(1, round(timeout_s * 1000)),
             retry_options=types.HttpRetryOptions(attempts=1)))  # one attempt: LLMClient owns retries
 
   def __repr__(self) -> str:
-    return f"GeminiBackend(base_url={self.base_url!r}, timeout_s={self.timeout_s})"
+    return f"GeminiBackend(base_url={self.base_url!r}, timeout_s={self.timeout_s}, vertexai={self.vertexai})"
 
   def _scrub(self, message: str) -> str:
     return message.replace(self._secret, "<api key>")
@@ -50,6 +54,8 @@ class GeminiBackend:
         response_schema=request.schema)
     try:
       response = self._client.models.generate_content(model=model, contents=request.prompt, config=config)
+    except (ValueError, TypeError) as e:  # the SDK refused the request before sending it (e.g. its schema)
+      raise PermanentError(self._scrub(f"Gemini {model}: the SDK refused the request: {e}")) from None
     except errors.APIError as e:
       message = self._scrub(f"Gemini {model}: HTTP {e.code} {e.status or ''}: {e.message or e.details}")
       raise (TransientError if _is_transient(e.code) else PermanentError)(message) from None

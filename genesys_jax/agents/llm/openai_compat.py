@@ -1,4 +1,4 @@
-"""A backend for OpenAI-compatible chat servers: vLLM, llama.cpp's server, Ollama."""
+"""A backend for OpenAI-compatible chat servers: OpenAI itself, vLLM, llama.cpp's server, Ollama."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 import httpx2
 
 from genesys_jax.agents.llm.base import PermanentError, Reply, Request, TransientError
+from genesys_jax.agents.llm.wire_schema import strict_schema
 
 
 def _is_transient(code: int) -> bool:
@@ -16,7 +17,7 @@ def _is_transient(code: int) -> bool:
 
 
 class OpenAICompatibleBackend:
-  """POSTs `{base_url}/chat/completions`; structured requests send the pydantic model's JSON schema."""
+  """POSTs `{base_url}/chat/completions`; structured requests ask for strict `json_schema` output."""
 
   def __init__(self, base_url: str, api_key: str | None = None, timeout_s: float = 60) -> None:
     if not base_url.startswith(("http://", "https://")):
@@ -39,7 +40,7 @@ class OpenAICompatibleBackend:
                             "messages": messages + [{"role": "user", "content": request.prompt}]}
     if request.schema:
       body["response_format"] = {"type": "json_schema", "json_schema": {
-          "name": request.schema.__name__, "schema": request.schema.model_json_schema()}}
+          "name": request.schema.__name__, "strict": True, "schema": strict_schema(request.schema)}}
     return body
 
   def complete(self, request: Request, model: str) -> Reply:
