@@ -22,6 +22,7 @@ import numpy as np
 
 from genesys_jax.agents.llm.costs import Ledger
 from genesys_jax.agents.llm.factory import make_client
+from genesys_jax.agents.settings import budget_cap
 from genesys_jax.check.dynamic import fingerprint
 from genesys_jax.evolve import designing, fitness, layout, selection
 from genesys_jax.evolve.leases import Heartbeat, is_dead, owner_name
@@ -57,7 +58,7 @@ class Controller:
     self._scalars: RunScalars | None = None
     self._designers: list[threading.Thread] = []
     self._designer_jobs: dict[str, int] = {}
-    self._ledger = Ledger()
+    self._ledger = Ledger.of_calls(store.calls())  # what the run spent before a restart counts against its budget
 
   # ---- the run ----------------------------------------------------------------------------------
 
@@ -66,7 +67,8 @@ class Controller:
     self.store.log_event("start", owner=self.owner)
     self.store.reclaim(is_dead, self.e.workers.max_attempts)
     self._add_seeds()
-    client = None if self.config.agents.designer == "offline" else make_client(self.config.agents.llm, self._ledger)
+    client = None if self.config.agents.designer == "offline" else make_client(
+        self.config.agents.llm, self._ledger, budget_cap(self.config.agents))
     for k in range(self.e.workers.designers):
       thread = threading.Thread(target=self._designer, args=(owner_name(f"designer{k}"), client), daemon=True)
       thread.start()
@@ -212,7 +214,7 @@ class Controller:
     spend = self.store.spend_usd()
     lowest = self.budget[self.e.rungs[0]]
     design_closed = (implemented_new >= lowest or sessions >= lowest * self.e.budget.max_sessions_factor
-                     or (budget_usd > 0 and spend >= budget_usd))
+                     or (budget_usd > 0 and spend + self.store.session_estimate_usd() > budget_usd))
     return Snapshot(rows=rows, verifications=verifications, views=views, ranking=ranking,
                     verify_jobs=verify_jobs, design_inflight=design_inflight, sessions=sessions,
                     sessions_finished=finished,

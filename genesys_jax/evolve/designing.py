@@ -16,6 +16,7 @@ from genesys_jax.agents.knowledge.search import KnowledgeEngine
 from genesys_jax.agents.llm.client import LLMClient
 from genesys_jax.agents.offline_designer import OfflineDesigner, sizes_on
 from genesys_jax.agents.proposal import Proposal
+from genesys_jax.agents.settings import budget_cap
 from genesys_jax.check.checker import check_design
 from genesys_jax.check.settings import settings_of
 from genesys_jax.evolve import layout
@@ -64,10 +65,12 @@ def run_design_job(job: Job, owner: str, store: SQLiteStore, workdir: pathlib.Pa
   if config.agents.designer == "offline":
     proposal, reason = _offline_session(job, config, parents, {r.content_hash for r in rows.values()})
   else:
-    flow = FlowSettings(**config.agents.flow.to_dict(), budget_usd=config.agents.budget_usd or float("inf"))
+    flow = FlowSettings(**config.agents.flow.to_dict(), budget_usd=budget_cap(config.agents),
+                        session_estimate_usd=store.session_estimate_usd())
     session_type = DirectSession if config.agents.designer == "direct" else DesignSession
     check_settings, limits = settings_of(config.check)
-    session = session_type(client, KnowledgeEngine(), lambda d: check_design(d, check_settings, limits), flow, name)
+    session = session_type(client, KnowledgeEngine(), lambda d: check_design(d, check_settings, limits), flow, name,
+                           on_call=lambda call: store.record_call(job.id, call.to_json()))
     siblings = [r.name for r in rows.values() if set(r.parents) & set(job.payload["parents"])]
     result = session.run(operator, [Parent(d, parent_summary(store, r.id)) for d, r in zip(parents, parent_rows)],
                          siblings, name)

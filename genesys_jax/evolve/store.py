@@ -20,92 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-SCHEMA_VERSION = 1
-
-_MIGRATIONS: dict[int, str] = {
-    1: """
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    CREATE TABLE designs (
-      id INTEGER PRIMARY KEY,
-      name TEXT NOT NULL UNIQUE,
-      content_hash TEXT NOT NULL UNIQUE,
-      fingerprint TEXT,
-      seed INTEGER NOT NULL DEFAULT 0,
-      operator TEXT,
-      status TEXT NOT NULL,            -- implemented | rejected | duplicate
-      duplicate_of INTEGER REFERENCES designs(id),
-      tree TEXT NOT NULL,              -- the manifest (root, units, lineage) as JSON
-      path TEXT NOT NULL,              -- the design directory, relative to the run directory
-      rationale TEXT NOT NULL DEFAULT '',
-      changed_units TEXT NOT NULL DEFAULT '[]',
-      created REAL NOT NULL
-    );
-    CREATE TABLE lineage (
-      child INTEGER NOT NULL REFERENCES designs(id),
-      parent INTEGER NOT NULL REFERENCES designs(id),
-      operator TEXT NOT NULL,
-      PRIMARY KEY (child, parent)
-    );
-    CREATE TABLE sessions (
-      id INTEGER PRIMARY KEY,
-      job_id INTEGER UNIQUE REFERENCES jobs(id),
-      design_id INTEGER REFERENCES designs(id),
-      designer TEXT NOT NULL,
-      operator TEXT NOT NULL,
-      ok INTEGER NOT NULL,
-      reason TEXT NOT NULL,
-      cost_usd REAL NOT NULL DEFAULT 0,
-      events TEXT NOT NULL DEFAULT '[]',
-      seconds REAL NOT NULL,
-      created REAL NOT NULL
-    );
-    CREATE TABLE calls (
-      id INTEGER PRIMARY KEY,
-      session_id INTEGER NOT NULL REFERENCES sessions(id),
-      role TEXT NOT NULL,
-      model TEXT NOT NULL,
-      ok INTEGER NOT NULL,
-      input_tokens INTEGER NOT NULL,
-      output_tokens INTEGER NOT NULL,
-      cost_usd REAL NOT NULL,
-      seconds REAL NOT NULL
-    );
-    CREATE TABLE checks (
-      id INTEGER PRIMARY KEY,
-      session_id INTEGER NOT NULL REFERENCES sessions(id),
-      design_id INTEGER REFERENCES designs(id),
-      ok INTEGER NOT NULL,
-      report TEXT NOT NULL,
-      seconds REAL NOT NULL
-    );
-    CREATE TABLE verifications (
-      id INTEGER PRIMARY KEY,
-      design_id INTEGER NOT NULL REFERENCES designs(id),
-      rung TEXT NOT NULL,
-      status TEXT NOT NULL,            -- completed | diverged | does_not_fit | error
-      results TEXT NOT NULL,           -- what verify() returned (metrics, timings, budget, config)
-      run_dir TEXT NOT NULL,           -- checkpoints, history and TensorBoard logs, relative to the run
-      seconds REAL NOT NULL,
-      created REAL NOT NULL,
-      UNIQUE (design_id, rung)
-    );
-    CREATE TABLE jobs (
-      id INTEGER PRIMARY KEY,
-      kind TEXT NOT NULL,              -- design | verify
-      key TEXT NOT NULL UNIQUE,        -- what the job does, so it is never queued twice
-      payload TEXT NOT NULL,
-      state TEXT NOT NULL,             -- pending | leased | done | failed
-      owner TEXT,
-      lease_expires REAL,
-      attempts INTEGER NOT NULL DEFAULT 0,
-      error TEXT,
-      created REAL NOT NULL,
-      finished REAL
-    );
-    CREATE INDEX jobs_by_state ON jobs (kind, state);
-    CREATE TABLE events (id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL);
-    """,
-}
+from genesys_jax.evolve.store_schema import MIGRATIONS, SCHEMA_VERSION
 
 
 class StoreError(Exception):
@@ -202,6 +117,12 @@ class EvolutionStore(abc.ABC):
   def sessions(self) -> list[dict[str, Any]]: ...
   @abc.abstractmethod
   def spend_usd(self) -> float: ...
+  @abc.abstractmethod
+  def record_call(self, job_id: int, call: dict[str, Any]) -> None: ...
+  @abc.abstractmethod
+  def calls(self) -> list[dict[str, Any]]: ...
+  @abc.abstractmethod
+  def session_estimate_usd(self) -> float: ...
 
   # the work queue
   @abc.abstractmethod
@@ -251,7 +172,7 @@ class SQLiteStore(EvolutionStore):
           raise StoreError(f"the store {self.path} has schema version {version}, newer than this genesys_jax "
                            f"understands ({SCHEMA_VERSION}); upgrade genesys_jax to read it")
         for v in range(version + 1, SCHEMA_VERSION + 1):
-          for statement in _MIGRATIONS[v].split(";"):
+          for statement in MIGRATIONS[v].split(";"):
             if statement.strip():
               db.execute(statement)
           db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (json.dumps(v),))
@@ -377,7 +298,28 @@ class SQLiteStore(EvolutionStore):
     return json.loads(self._db().execute("SELECT events FROM sessions WHERE id=?", (session_id,)).fetchone()[0])
 
   def spend_usd(self) -> float:
-    return float(self._db().execute("SELECT coalesce(sum(cost_usd), 0) FROM sessions").fetchone()[0])
+    """Dollars of every LLM call recorded, sessions that never finished included."""
+    return float(self._db().execute("SELECT coalesce(sum(cost_usd), 0) FROM calls").fetchone()[0])
+
+  def record_call(self, job_id: int, call: dict[str, Any]) -> None:
+    """Records one LLM call (a CallRecord's JSON) of a design job as soon as it is made."""
+    with self._transaction() as db:
+      db.execute("INSERT INTO calls (job_id, role, model, design, ok, error, input_tokens, output_tokens, cost_usd,"
+                 " seconds, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 (job_id, call["role"], call["model"], call.get("design_id"), int(call["ok"]), call.get("error"),
+                  call["input_tokens"], call["output_tokens"], call["cost_usd"], call["seconds"], time.time()))
+
+  def calls(self) -> list[dict[str, Any]]:
+    """Every recorded LLM call: role, model, design, ok, tokens and cost (to rebuild a run's ledger)."""
+    rows = self._db().execute("SELECT role, model, design, ok, input_tokens, output_tokens, cost_usd FROM calls"
+                              " ORDER BY id").fetchall()
+    return [{"role": r, "model": m, "design_id": d, "ok": bool(ok), "input_tokens": i, "output_tokens": o,
+             "cost_usd": c} for r, m, d, ok, i, o, c in rows]
+
+  def session_estimate_usd(self) -> float:
+    """What a recorded session's calls cost on average (0 before any session has made a call)."""
+    return float(self._db().execute("SELECT coalesce(avg(total), 0) FROM (SELECT sum(cost_usd) AS total FROM calls"
+                                    " WHERE session_id IS NOT NULL GROUP BY session_id)").fetchone()[0])
 
   # ---- the work queue ---------------------------------------------------------------------------
 
@@ -449,8 +391,9 @@ class SQLiteStore(EvolutionStore):
                      " VALUES (?, ?, 'error', ?, '', 0, ?)", (payload["design_id"], payload["rung"],
                                                              json.dumps({"status": "error", "message": message}), now))
         else:
-          db.execute("INSERT INTO sessions (job_id, designer, operator, ok, reason, seconds, created)"
-                     " VALUES (?, 'error', ?, 0, ?, 0, ?)", (job_id, payload.get("operator", ""), message, now))
+          cursor = db.execute("INSERT INTO sessions (job_id, designer, operator, ok, reason, seconds, created)"
+                              " VALUES (?, 'error', ?, 0, ?, 0, ?)", (job_id, payload.get("operator", ""), message, now))
+          self._attach_calls(db, job_id, cursor.lastrowid, ())
       return len(stale)
 
   def job_counts(self) -> dict[tuple[str, str], int]:
@@ -468,6 +411,22 @@ class SQLiteStore(EvolutionStore):
   def _holds(db: sqlite3.Connection, job: Job, owner: str) -> bool:
     return db.execute("SELECT 1 FROM jobs WHERE id=? AND owner=? AND state='leased'", (job.id, owner)).fetchone() is not None
 
+  @staticmethod
+  def _attach_calls(db: sqlite3.Connection, job_id: int, session_id: int, events: tuple[dict[str, Any], ...]) -> None:
+    """Gives the job's calls to its session: those recorded as they were made (every attempt of the job),
+    or, when none were, the calls among the session's events. The session's cost is theirs."""
+    attached = db.execute("UPDATE calls SET session_id=? WHERE job_id=? AND session_id IS NULL",
+                          (session_id, job_id)).rowcount
+    if not attached:
+      for e in events:
+        if e.get("kind") == "call":
+          db.execute("INSERT INTO calls (job_id, session_id, role, model, design, ok, error, input_tokens,"
+                     " output_tokens, cost_usd, seconds, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     (job_id, session_id, e["role"], e["model"], e.get("design_id"), int(e["ok"]), e.get("error"),
+                      e["input_tokens"], e["output_tokens"], e["cost_usd"], e["seconds"], time.time()))
+    db.execute("UPDATE sessions SET cost_usd=(SELECT coalesce(sum(cost_usd), 0) FROM calls WHERE session_id=?)"
+               " WHERE id=?", (session_id, session_id))
+
   def finish_design_job(self, job: Job, owner: str, session: SessionRecord, design: NewDesign | None,
                         status: str, verify_rung: str | None) -> int | None:
     """Records a design session, its design (status implemented or rejected; a functional duplicate is
@@ -483,12 +442,7 @@ class SQLiteStore(EvolutionStore):
           (job.id, design_id, session.designer, session.operator, int(session.ok), session.reason, session.cost_usd,
            json.dumps(list(session.events), default=str), session.seconds, time.time()))
       session_id = cursor.lastrowid
-      for e in session.events:
-        if e.get("kind") == "call":
-          db.execute("INSERT INTO calls (session_id, role, model, ok, input_tokens, output_tokens, cost_usd, seconds)"
-                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                     (session_id, e["role"], e["model"], int(e["ok"]), e["input_tokens"], e["output_tokens"],
-                      e["cost_usd"], e["seconds"]))
+      self._attach_calls(db, job.id, session_id, session.events)
       if session.check is not None:
         db.execute("INSERT INTO checks (session_id, design_id, ok, report, seconds) VALUES (?, ?, ?, ?, ?)",
                    (session_id, design_id, int(session.check["ok"]), json.dumps(session.check, default=str),

@@ -214,8 +214,15 @@ def test_ledger_sums_per_role_design_and_run() -> None:
   assert ledger.by_role()["proposer"] == Usage(2, 1, 300, 30, 0.75)
   assert ledger.by_design() == {"d1": Usage(2, 0, 400, 40, 1.5), "d2": Usage(1, 1, 200, 20, 0.25)}
   assert ledger.over_budget(1.5) and not ledger.over_budget(1.75)
-  restored = Ledger.from_json(json.loads(json.dumps(ledger.to_json())))
-  assert restored.to_json() == ledger.to_json()
+
+
+
+def test_a_ledger_rebuilt_from_call_records_charges_the_same() -> None:
+  client = client_for(ScriptedBackend({"proposer": ['{"name": "a", "score": 1}', "{}", "{}"]}))
+  records = [client.ask(IDEA, "d1") for _ in range(2)]  # the second fails
+  calls = [dict(r.to_json(), input_tokens=100 * k, output_tokens=10, cost_usd=0.5 * k) for k, r in enumerate(records, 1)]
+  ledger = Ledger.of_calls(calls)
+  assert ledger.total() == Usage(2, 1, 300, 20, 1.5) and ledger.by_design()["d1"] == ledger.total()
 
 
 def test_ledger_is_thread_safe() -> None:

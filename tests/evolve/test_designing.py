@@ -1,5 +1,11 @@
 """A design job end to end in the store: the LLM flow (scripted answers) and the offline designer."""
 
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
 import pytest
 
 from agents.test_flow import _code, _observe, _plan, _proposal, _review, fake_checker
@@ -89,3 +95,75 @@ def test_an_offline_session_designs_checks_and_queues_the_first_rung(run, tmp_pa
   assert row.operator == "mutation" and row.parents == (seed,) and row.rationale
   assert store.sessions()[0]["designer"] == "offline" and store.spend_usd() == 0.0
   assert store.jobs("verify", ("pending",))[0].payload == {"design_id": design_id, "rung": "micro1"}
+
+
+def test_a_crashing_session_is_a_failed_session_with_its_calls_and_spend(run, tmp_path, monkeypatch):
+  store, _, job = run
+
+  def crash(design, *args):
+    raise RuntimeError("the sandbox broke")
+
+  monkeypatch.setattr(designing, "check_design", crash)
+  config = _config()
+  config.agents.designer = "llm"
+  client = _client({"proposer": [_proposal()], "reviewer": [_review(4)], "planner": [_plan()], "coder": [_code()]})
+  assert designing.run_design_job(job, "me", store, tmp_path, config, client) is None
+  [session] = store.sessions()
+  assert not session["ok"] and session["reason"] == "the session crashed: RuntimeError: the sandbox broke"
+  assert session["cost_usd"] == pytest.approx(4 * 0.002) == pytest.approx(store.spend_usd())
+  assert store.job_counts() == {("design", "done"): 1}
+
+
+_KILLED_SESSION = """
+import sys, time
+from genesys_jax.agents.llm.replay import ScriptedBackend
+from genesys_jax.evolve import designing
+from genesys_jax.evolve.store import SQLiteStore
+from agents.test_flow import _proposal, _review
+from evolve.test_designing import _Priced, _client
+from evolve.test_controller import _config
+
+class Hangs(_Priced):
+  def complete(self, request, model):
+    if request.role == "planner":
+      time.sleep(3600)  # killed here, after the proposer's and the reviewer's calls
+    return super().complete(request, model)
+
+workdir = __import__("pathlib").Path(sys.argv[1])
+store = SQLiteStore(workdir / "store.sqlite")
+config = _config()
+config.agents.designer = "llm"
+client = _client({})
+client.backend = Hangs({"proposer": [_proposal()], "reviewer": [_review(4)]})
+designing.run_design_job(store.claim("design", "child", 60), "child", store, workdir, config, client)
+"""
+
+
+def test_a_killed_sessions_spend_counts_against_the_budget_after_a_resume(tmp_path):
+  store, _ = seeded_store(tmp_path)
+  tests = pathlib.Path(__file__).parents[1]
+  env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tests), os.environ.get("PYTHONPATH", "")])}
+  child = subprocess.Popen([sys.executable, "-c", _KILLED_SESSION, str(tmp_path)], env=env)
+  try:
+    while len(store.calls()) < 2:
+      assert child.poll() is None, "the session ended before it was killed"
+      time.sleep(0.1)
+  finally:
+    child.kill()
+    child.wait()
+  spent = store.spend_usd()
+  assert spent == pytest.approx(2 * 0.002) and store.sessions() == []
+  # The resumed run: the dead worker's job goes back to the queue; the ledger starts from the store.
+  assert store.reclaim(lambda owner: owner == "child", max_attempts=3) == 1
+  config = _config()
+  config.agents.designer = "llm"
+  config.agents.budget_usd = spent  # all of it spent already
+  ledger = Ledger.of_calls(store.calls())
+  assert ledger.total().cost_usd == pytest.approx(spent)
+  client = LLMClient(_Priced({"proposer": [_proposal()]}), {r: "m" for r in ROLES}, {"m": Price(1.0, 2.0)}, ledger,
+                     retries=0, sleep=lambda s: None, cap_usd=spent)
+  job = store.claim("design", "resumed", 60)
+  assert designing.run_design_job(job, "resumed", store, tmp_path, config, client) is None
+  [session] = store.sessions()
+  assert "cannot cover another session" in session["reason"] and session["cost_usd"] == pytest.approx(spent)
+  assert len(store.calls()) == 2 and store.spend_usd() == pytest.approx(spent)  # no new call was made

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from genesys_jax.evolve.store import SCHEMA_VERSION, NewDesign, SessionRecord, SQLiteStore, StoreError
+from genesys_jax.evolve.store_schema import MIGRATIONS
 
 
 def _design(name: str, fingerprint: str | None = None, parents=(), seed=False) -> NewDesign:
@@ -161,3 +162,52 @@ def test_a_job_whose_worker_keeps_dying_is_given_up_and_recorded(tmp_path):
   [v] = store.verifications()
   assert v.status == "error" and "died" in v.results["message"]
   assert store.sessions()[0]["ok"] is False
+
+
+def _call(cost: float, role: str = "coder", ok: bool = True) -> dict:
+  return {"role": role, "model": "m", "design_id": "d1", "ok": ok, "error": None if ok else "PermanentError: x",
+          "input_tokens": 100, "output_tokens": 10, "cost_usd": cost, "seconds": 0.5}
+
+
+def test_calls_count_as_they_are_made_and_every_attempt_goes_to_the_session(tmp_path):
+  store = SQLiteStore(tmp_path / "s.sqlite")
+  store.enqueue("design", "design:0", {"operator": "mutation"})
+  first = store.claim("design", "w1", 60)
+  store.record_call(first.id, _call(0.5, "proposer"))
+  store.record_call(first.id, _call(0.25, "reviewer", ok=False))
+  assert store.spend_usd() == 0.75 and store.sessions() == []  # spent, though no session is recorded yet
+  assert store.reclaim(lambda owner: True, max_attempts=3) == 1  # the worker died; the job is retried
+  second = store.claim("design", "w2", 60)
+  store.record_call(second.id, _call(1.0))
+  store.finish_design_job(second, "w2", SessionRecord("llm", "mutation", False, "failed", 2.0, 1.0), None,
+                          "rejected", None)
+  [session] = store.sessions()
+  assert session["cost_usd"] == 1.75 and store.spend_usd() == 1.75 and store.session_estimate_usd() == 1.75
+  assert [c["role"] for c in store.calls()] == ["proposer", "reviewer", "coder"]
+  assert [c["ok"] for c in store.calls()] == [True, False, True]
+
+
+def test_a_given_up_design_job_keeps_its_calls_and_spend(tmp_path):
+  store = SQLiteStore(tmp_path / "s.sqlite")
+  store.enqueue("design", "design:0", {"operator": "scratch"})
+  job = store.claim("design", "dead", 60)
+  store.record_call(job.id, _call(0.5))
+  assert store.reclaim(lambda owner: True, max_attempts=1) == 1
+  [session] = store.sessions()
+  assert session["designer"] == "error" and session["cost_usd"] == 0.5 and store.spend_usd() == 0.5
+
+
+def test_a_version_1_store_is_migrated_with_its_calls(tmp_path):
+  path = tmp_path / "old.sqlite"
+  db = sqlite3.connect(path)
+  db.executescript(MIGRATIONS[1] + ";INSERT INTO meta VALUES ('schema_version', '1');"
+                   "INSERT INTO jobs (id, kind, key, payload, state, created) VALUES (7, 'design', 'k', '{}', 'done', 0);"
+                   "INSERT INTO sessions (id, job_id, designer, operator, ok, reason, cost_usd, seconds, created)"
+                   " VALUES (3, 7, 'llm', 'mutation', 1, 'ok', 0.5, 1, 0);"
+                   "INSERT INTO calls (session_id, role, model, ok, input_tokens, output_tokens, cost_usd, seconds)"
+                   " VALUES (3, 'proposer', 'm', 1, 10, 5, 0.5, 1);")
+  db.close()
+  store = SQLiteStore(path)
+  assert store.get_meta("schema_version") == SCHEMA_VERSION == 2
+  assert store.spend_usd() == 0.5 and store.calls()[0]["role"] == "proposer"
+  assert store._db().execute("SELECT job_id, session_id FROM calls").fetchall() == [(7, 3)]

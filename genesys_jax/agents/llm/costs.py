@@ -6,7 +6,7 @@ import dataclasses
 import json
 import pathlib
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
@@ -56,6 +56,15 @@ class Ledger:
     self._by_role: dict[str, Usage] = {}
     self._by_design: dict[str, Usage] = {}
 
+  @classmethod
+  def of_calls(cls, calls: Iterable[Mapping[str, Any]]) -> Ledger:
+    """A ledger charged with recorded calls (CallRecord JSON, or the store's rows of them)."""
+    ledger = cls()
+    for c in calls:
+      ledger.add(c["role"], c.get("design_id"), Usage(calls=1, failures=int(not c["ok"]), input_tokens=c["input_tokens"],
+                                                      output_tokens=c["output_tokens"], cost_usd=c["cost_usd"]))
+    return ledger
+
   def add(self, role: str, design_id: str | None, usage: Usage) -> None:
     """Charges one call (or any usage) to the run, its role and, when given, its design."""
     with self._lock:
@@ -82,19 +91,3 @@ class Ledger:
   def over_budget(self, cap_usd: float) -> bool:
     """Whether the run has spent more than `cap_usd` dollars."""
     return self.total().cost_usd > cap_usd
-
-  def to_json(self) -> dict[str, Any]:
-    """A JSON-serializable snapshot, to persist the ledger with a run."""
-    with self._lock:
-      return {"total": dataclasses.asdict(self._total),
-              "by_role": {k: dataclasses.asdict(v) for k, v in self._by_role.items()},
-              "by_design": {k: dataclasses.asdict(v) for k, v in self._by_design.items()}}
-
-  @classmethod
-  def from_json(cls, data: Mapping[str, Any]) -> Ledger:
-    """A ledger restored from `to_json()`, to resume a run where it left off."""
-    ledger = cls()
-    ledger._total = Usage(**data["total"])
-    ledger._by_role = {k: Usage(**v) for k, v in data["by_role"].items()}
-    ledger._by_design = {k: Usage(**v) for k, v in data["by_design"].items()}
-    return ledger
