@@ -19,6 +19,7 @@ from ml_collections import config_flags
 
 from genesys_jax import cli
 from genesys_jax.agents import settings
+from genesys_jax.agents.coder_reference import coder_reference
 from genesys_jax.agents.direct_flow import DirectSession
 from genesys_jax.agents.flow import DesignSession, FlowSettings, Parent, SessionResult
 from genesys_jax.agents.knowledge.search import KnowledgeEngine
@@ -27,6 +28,7 @@ from genesys_jax.agents.llm.factory import make_client
 from genesys_jax.agents.offline_designer import OfflineDesigner, sizes_on
 from genesys_jax.agents.proposal import OPERATORS
 from genesys_jax.check.checker import check_design
+from genesys_jax.check.dynamic import CheckSettings
 from genesys_jax.files import write_json_atomic
 from genesys_jax.gau.design import Design, load_design
 from genesys_jax.gau.errors import DesignError
@@ -58,7 +60,8 @@ def _llm(config, parents: list[Design], name: str) -> SessionResult:
   client = make_client(a.llm, Ledger(), settings.budget_cap(a))
   flow = FlowSettings(**a.flow.to_dict(), budget_usd=settings.budget_cap(a))
   session_type = DirectSession if a.designer == "direct" else DesignSession
-  session = session_type(client, KnowledgeEngine(), check_design, flow, name)
+  reference = coder_reference(CheckSettings(), get_scale(config.evolve.rungs[0]))
+  session = session_type(client, KnowledgeEngine(), check_design, flow, name, reference=reference)
   return session.run(_OPERATOR.value, [Parent(p) for p in parents], [], name)
 
 

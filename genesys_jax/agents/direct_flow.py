@@ -39,7 +39,7 @@ class DirectSession(DesignSession):
     lineage = Lineage(tuple(p.design.content_hash() for p in parents), operator,
                       tuple(u["name"] for u in answer["new_units"]))
     for attempt in range(1, self.settings.max_unit_attempts + 1):
-      call = self.ask(roles.DIRECT_CODER, playbook=roles.prompt_file("playbook.md"),
+      call = self.ask(roles.DIRECT_CODER, playbook=roles.prompt_file("playbook.md"), reference=self.reference,
                       template=roles.prompt_file("unit_template.py.txt").replace("$unit_name", "MyUnit"),
                       proposal=json.dumps(answer, indent=1), library=library_listing(), feedback=feedback)
       if not call.ok:

@@ -18,6 +18,7 @@ from typing import Any
 from absl import logging
 
 from genesys_jax.agents import roles, tree_ops
+from genesys_jax.agents.coder_reference import default_reference
 from genesys_jax.agents.knowledge.search import KnowledgeEngine
 from genesys_jax.agents.llm.client import CallRecord, LLMClient
 from genesys_jax.agents.proposal import OPERATORS, Proposal
@@ -95,12 +96,14 @@ class DesignSession:
 
   def __init__(self, client: LLMClient, knowledge: KnowledgeEngine, checker: Checker,
                settings: FlowSettings = FlowSettings(), design_id: str | None = None,
-               on_call: Callable[[CallRecord], None] | None = None):
+               on_call: Callable[[CallRecord], None] | None = None, reference: str | None = None):
     """`on_call` sees every call record as soon as it is made (the store keeps spend that way, even of a
-    session that never finishes)."""
+    session that never finishes); `reference` is the coder's reference (`coder_reference`; by default the
+    one for the checker's default settings)."""
     self.client, self.knowledge, self.checker, self.settings = client, knowledge, checker, settings
     self.design_id = design_id
     self.on_call = on_call
+    self.reference = reference if reference is not None else default_reference()
     self.events: list[dict[str, Any]] = []
 
   # ---- recording and asking ---------------------------------------------------------------------
@@ -240,7 +243,7 @@ class DesignSession:
     available = sorted(set(UNIT_FILES) | set(written) | set(base.units))
     context = "\n\n".join(f"# {u}\n{code}" for u, (_, code) in written.items()) or "(none yet)"
     for attempt in range(1, self.settings.max_unit_attempts + 1):
-      call = self.ask(roles.CODER, playbook=roles.prompt_file("playbook.md"),
+      call = self.ask(roles.CODER, playbook=roles.prompt_file("playbook.md"), reference=self.reference,
                       template=roles.prompt_file("unit_template.py.txt").replace("$unit_name", unit),
                       proposal=proposal, unit_name=unit, unit_description=description, notes=notes,
                       available=", ".join(available), context=context, feedback=feedback)

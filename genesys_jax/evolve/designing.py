@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import ml_collections
 import numpy as np
 
+from genesys_jax.agents.coder_reference import coder_reference
 from genesys_jax.agents.direct_flow import DirectSession
 from genesys_jax.agents.flow import DesignSession, FlowSettings, Parent
 from genesys_jax.agents.knowledge.search import KnowledgeEngine
@@ -70,7 +71,8 @@ def run_design_job(job: Job, owner: str, store: SQLiteStore, workdir: pathlib.Pa
     session_type = DirectSession if config.agents.designer == "direct" else DesignSession
     check_settings, limits = settings_of(config.check)
     session = session_type(client, KnowledgeEngine(), lambda d: check_design(d, check_settings, limits), flow, name,
-                           on_call=lambda call: store.record_call(job.id, call.to_json()))
+                           on_call=lambda call: store.record_call(job.id, call.to_json()),
+                           reference=coder_reference(check_settings, get_scale(config.evolve.rungs[0])))
     siblings = [r.name for r in rows.values() if set(r.parents) & set(job.payload["parents"])]
     result = session.run(operator, [Parent(d, parent_summary(store, r.id)) for d, r in zip(parents, parent_rows)],
                          siblings, name)

@@ -78,6 +78,8 @@ class GAUBase(nnx.Module):
       raise TypeError(f"unit {cls.__name__!r} overrides __call__; implement _forward instead")
 
   def __init__(self, embed_dim: int, block_loc: tuple[int, int], *, rngs: nnx.Rngs):
+    """Call first from a unit's constructor; `block_loc` is `(layer index, number of layers)` of the block
+    the unit is in, e.g. `(0, 6)` for the first of six."""
     if not isinstance(embed_dim, int) or embed_dim <= 0:
       raise DesignError(f"embed_dim must be a positive int, got {embed_dim!r}", unit=type(self).__name__)
     self.embed_dim = embed_dim
@@ -85,7 +87,9 @@ class GAUBase(nnx.Module):
     self.design_name: str | None = None  # set by the design that builds this unit, for error messages
 
   def make_child(self, slot: str, rngs: nnx.Rngs, **overrides: Any) -> GAUBase:
-    """Builds the unit the design tree puts in `slot` of this unit."""
+    """Builds the unit the design tree puts in `slot` (declared in CHILDREN) with the tree's hyperparameters
+    for it; keyword `overrides` go to its constructor on top of those (e.g. `window=128` for an MHA child,
+    `embed_dim=2 * self.embed_dim` to build it at another width)."""
     name = type(self).__name__
     if slot not in {c.slot for c in self.CHILDREN}:
       raise DesignError(f"make_child({slot!r}) names an undeclared slot; declare it in CHILDREN", unit=name)
@@ -96,6 +100,8 @@ class GAUBase(nnx.Module):
     return resolver.build_child(name, slot, embed_dim, self.block_loc, rngs, overrides)
 
   def _forward(self, X: jax.Array, **Z: Any) -> jax.Array | tuple[jax.Array, dict[str, Any]]:
+    """The unit's computation: returns `Y` shaped like `X`, or `(Y, Z_updates)`; named keyword arguments
+    after `X` receive those entries of `Z` (or `**Z` all of them)."""
     raise NotImplementedError
 
   def __call__(self, X: jax.Array, **Z: Any) -> tuple[jax.Array, dict[str, Any]]:

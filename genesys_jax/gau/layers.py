@@ -18,7 +18,9 @@ LOGICAL_AXES = ("batch", "length", "embed", "heads", "kv", "mlp", "vocab")
 
 Initializer = Callable[[jax.Array, Sequence[int], jnp.dtype], jax.Array]
 
-default_init: Initializer = jax.nn.initializers.normal(stddev=0.02)
+DEFAULT_INIT_STDDEV = 0.02
+
+default_init: Initializer = jax.nn.initializers.normal(stddev=DEFAULT_INIT_STDDEV)
 
 
 def param(
@@ -30,7 +32,12 @@ def param(
     residual: bool = False,
     dtype: jnp.dtype = jnp.float32,
 ) -> nnx.Param:
-  """A parameter of `shape` initialized by `init`, annotated with logical `axes`."""
+  """A parameter of `shape` initialized by `init` (e.g. `constant(1.0)`, `jax.nn.initializers.zeros`,
+  default `default_init`), annotated with logical `axes`; stored as `dtype` (float32), read as
+  `self.w[...]`, which inside a training step arrives in the compute dtype (bfloat16 on GPU/TPU, float32
+  on CPU). `residual=True` marks a projection that writes into the residual stream: the composer divides
+  its initial values by sqrt(n_layers).
+  """
   shape, axes = tuple(shape), tuple(axes)
   if len(shape) != len(axes):
     raise ValueError(f"parameter of shape {shape} needs {len(shape)} axis names, got {axes}")

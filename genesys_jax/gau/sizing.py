@@ -23,6 +23,10 @@ def count_params(design: Design | MaterializedDesign, config: ModelConfig) -> in
   return sum(leaf.size for leaf in jax.tree.leaves(nnx.state(model, nnx.Param)))
 
 
+BAND_TOLERANCE = 0.2
+"""How far from the reference a sized design may be (the checker's parameter band)."""
+
+
 @functools.cache
 def reference_params(scale: Scale) -> int:
   """Parameters of the GPT reference (the GPT2 seed) at the rung's width, depth and vocabulary."""
@@ -43,7 +47,7 @@ class SizedModel:
     return self.params / self.reference
 
 
-def autosize(design: Design | MaterializedDesign, scale: Scale, tolerance: float = 0.2,
+def autosize(design: Design | MaterializedDesign, scale: Scale, tolerance: float = BAND_TOLERANCE,
              max_layer_factor: int = 4) -> SizedModel:
   """Chooses layers (first) and width (if needed) so parameters are within +-tolerance of the reference.
 
