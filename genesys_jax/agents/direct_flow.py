@@ -43,7 +43,7 @@ class DirectSession(DesignSession):
                       template=roles.prompt_file("unit_template.py.txt").replace("$unit_name", "MyUnit"),
                       proposal=json.dumps(answer, indent=1), library=library_listing(), feedback=feedback)
       if not call.ok:
-        feedback = "Your last answer was not a valid JSON object of the requested form. Try again.\n"
+        feedback = f"Your last answer could not be used ({call.error}). Answer with the JSON object asked for.\n"
         continue
       with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / f"{snake(name.replace('-', '_')) or 'block'}.py"
@@ -52,5 +52,6 @@ class DirectSession(DesignSession):
       self.record("check", unit=None, attempt=attempt, report=report.to_json())
       if report.ok:
         return design_from_source(call.parsed["code"], name=name, fname=path.name).replace(lineage=lineage)
-      feedback = f"The checker rejected your last block:\n{report.feedback()}\nFix it.\n"
+      feedback = (f"The checker rejected your last block. That file:\n```python\n{call.parsed['code']}\n```\n"
+                  f"The checker's whole report:\n{report.full_text()}\nFix what the failed checks say.\n")
     raise SessionFailed(f"the block failed {self.settings.max_unit_attempts} attempts")

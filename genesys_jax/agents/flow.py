@@ -25,6 +25,7 @@ from genesys_jax.agents.proposal import OPERATORS, Proposal
 from genesys_jax.check.report import CheckReport
 from genesys_jax.gau.design import Design, Lineage, UnitSpec
 from genesys_jax.gau.errors import DesignError
+from genesys_jax.gau.sizing import tree_params
 from genesys_jax.units.catalog import catalog
 from genesys_jax.units.library import UNIT_FILES
 from genesys_jax.units.seeds import seed_design
@@ -70,12 +71,29 @@ class SessionFailed(Exception):
   """Ends a session early with a reason (recorded; the run goes on)."""
 
 
+LEAF_SLOT = "PreNormBlock.mixer"
+"""Where a unit written before its parent is checked: the GPT seed's mixer slot."""
+
+DESCRIBE_WIDTH = 64
+"""The width at which a parent's units are counted for the agents."""
+
+
+def _positions(design: Design, unit: str, path: str = "", where: str = "(root)") -> list[tuple[str, str, str]]:
+  """(count path, `Owner.slot`, unit) depth first; count paths are `tree_params` keys."""
+  out = [(path, where, unit)]
+  for slot, child in design.units[unit].children.items():
+    out += _positions(design, child, f"{path}.{slot}".lstrip("."), f"{unit}.{slot}")
+  return out
+
+
 def describe(design: Design) -> str:
-  """A design as the agents read it: its tree, then the code of every unit that is not from the library."""
-  lines = [f"design {design.name}: root {design.root}"]
-  for unit in design.reachable_units():
-    spec = design.units[unit]
-    lines.append(f"  {unit} children={dict(spec.children)} hparams={dict(spec.hparams)}")
+  """A design as the agents read it: its tree (every slot `Owner.slot` with its unit, hyperparameters and
+  parameters per block), then the code of every unit that is not from the library."""
+  counts = tree_params(design, DESCRIBE_WIDTH)
+  lines = [f"design {design.name}: root {design.root} (each slot as `Owner.slot: Unit`; params: one block "
+           f"at embed_dim {DESCRIBE_WIDTH}, children included)"]
+  for path, where, unit in _positions(design, design.root):
+    lines.append(f"  {where}: {unit} hparams={dict(design.units[unit].hparams)} params={counts.get(path, 0):,}")
   for unit in design.reachable_units():
     spec = design.units[unit]
     if unit not in UNIT_FILES:
@@ -119,10 +137,12 @@ class DesignSession:
     return record
 
   def _search(self, queries: Sequence[str]) -> str:
+    """The papers the knowledge engine finds for `queries` (library units are listed in the prompt already)."""
     hits = {}
     for query in queries:
       for hit in self.knowledge.search(query, k=self.settings.knowledge_hits, online=self.settings.online_search):
-        hits.setdefault(hit.id, hit)
+        if hit.id not in UNIT_FILES:
+          hits.setdefault(hit.id, hit)
     self.record("search", queries=list(queries), hits=list(hits))
     return "\n".join(f"- {h.title} ({h.year}{', arXiv ' + h.arxiv if h.arxiv else ''}): {h.summary}"
                      for h in hits.values()) or "(nothing found)"
@@ -162,7 +182,8 @@ class DesignSession:
   def propose_and_review(self, operator: str, parents: Sequence[Parent], siblings: Sequence[str]) -> dict:
     """The proposer's answer that passed review; SessionFailed when none does."""
     instruction = {
-        "mutation": "mutation: change exactly one unit of the parent (name it in `selection`) into new units.",
+        "mutation": "mutation: change exactly one unit of the parent into new units (name it in `selection`: a "
+                    "unit name changes it in every slot it fills, `Owner.slot` changes that one slot only).",
         "crossover": "crossover: combine units of the two parents (`selection`: the first parent's unit to "
                      "replace, then the second parent's unit to put in its place); new units are optional.",
         "scratch": "designing from scratch: a new root unit (first of `new_units`) built from new and library units.",
@@ -199,7 +220,7 @@ class DesignSession:
       self.record("review", rating=rating, passed=passed, **{k: review.parsed[k] for k in (
           "novelty", "soundness", "efficiency", "scalability")})
       if passed:
-        return answer
+        return {**answer, "reviewer_suggestions": review.parsed["suggestions"]}
       feedback = (f"The reviewer rated your last proposal {rating}/5:\n{review.parsed['review']}\n"
                   f"Suggestions: {review.parsed['suggestions']}\nRevise the proposal.\n")
     raise SessionFailed(f"the proposal did not pass review in {self.settings.max_review_rounds} rounds")
@@ -212,22 +233,22 @@ class DesignSession:
     base = base.replace(name=name, lineage=Lineage(tuple(p.design.content_hash() for p in parents), operator,
                                                    tuple(u["name"] for u in answer["new_units"])))
     pending = [u["name"] for u in answer["new_units"]]
+    top = pending[0] if pending else None
     descriptions = {u["name"]: u["description"] for u in answer["new_units"]}
     written: dict[str, tuple[UnitSpec, str]] = {}
-    proposal_text = json.dumps(answer, indent=1)
+    proposal_text = json.dumps(answer, indent=1)  # with the passing review's suggestions, for planner and coder
     while pending:
       plan = self.ask(roles.PLANNER, proposal=proposal_text, pending=", ".join(pending),
                       done=", ".join(written) or "(none)", library=", ".join(UNIT_FILES))
       unit = plan.parsed["next_unit"] if plan.ok and plan.parsed["next_unit"] in pending else pending[0]
       notes = plan.parsed["notes"] if plan.ok else ""
-      spec_file = self._write_unit(unit, descriptions[unit], notes, proposal_text, base, target, written)
+      spec_file = self._write_unit(unit, descriptions[unit], notes, proposal_text, base, target, written, top)
       if spec_file is None:
         self.record("rollback", unit=unit, tree=sorted(written))
         raise SessionFailed(f"unit {unit} failed {self.settings.max_unit_attempts} attempts; rolled back")
       written[unit] = spec_file
       pending.remove(unit)
       self.record("tree", units=sorted(written))
-    top = answer["new_units"][0]["name"] if answer["new_units"] else None
     design = base if top is None else _place(base, target, top, written)
     if top is None:  # a crossover that only recombines: check the grafted design itself
       report = self.checker(design)
@@ -237,8 +258,12 @@ class DesignSession:
     return design
 
   def _write_unit(self, unit: str, description: str, notes: str, proposal: str, base: Design, target: str,
-                  written: dict[str, tuple[UnitSpec, str]]) -> tuple[UnitSpec, str] | None:
-    """Coder, checker and observer in a loop; the accepted unit's spec and code, or None."""
+                  written: dict[str, tuple[UnitSpec, str]], top: str | None = None) -> tuple[UnitSpec, str] | None:
+    """Coder, checker and observer in a loop; the accepted unit's spec and code, or None.
+
+    A unit that is not `top` (the proposal's first unit) but would replace the whole block (a leaf written
+    before the root it serves) is checked in a standard pre-norm block instead, in its mixer slot, so a
+    correct leaf is never judged as if it were a block."""
     feedback = ""
     available = sorted(set(UNIT_FILES) | set(written) | set(base.units))
     context = "\n\n".join(f"# {u}\n{code}" for u, (_, code) in written.items()) or "(none yet)"
@@ -248,7 +273,7 @@ class DesignSession:
                       proposal=proposal, unit_name=unit, unit_description=description, notes=notes,
                       available=", ".join(available), context=context, feedback=feedback)
       if not call.ok:
-        feedback = "Your last answer was not a valid JSON object of the requested form. Try again.\n"
+        feedback = f"Your last answer could not be used ({call.error}). Answer with the JSON object asked for.\n"
         continue
       code = call.parsed["code"]
       children = {c["slot"]: c["unit"] for c in call.parsed["children"]}
@@ -259,14 +284,19 @@ class DesignSession:
         continue
       spec = UnitSpec(f"{snake(unit)}.py", children, hparams)
       try:
-        trial = _place(base, target, unit, {**written, unit: (spec, code)})
+        if target == base.root and top is not None and unit != top:
+          trial = _place(seed_design("gpt2").replace(name=base.name), LEAF_SLOT, unit, {**written, unit: (spec, code)})
+        else:
+          trial = _place(base, target, unit, {**written, unit: (spec, code)})
       except DesignError as e:
         feedback = f"The unit does not fit in the design: {e}\n"
         continue
       report = self.checker(trial)
       self.record("check", unit=unit, attempt=attempt, report=report.to_json())
       if not report.ok:
-        feedback = f"The checker rejected your last version of {unit}:\n{report.feedback()}\nFix it.\n"
+        feedback = (f"The checker rejected your last version of {unit}. That version:\n```python\n{code}\n```\n"
+                    f"children={children} hparams={hparams}\nThe checker's whole report:\n{report.full_text()}\n"
+                    "Fix what the failed checks say.\n")
         continue
       review = self.ask(roles.OBSERVER, proposal=proposal, unit_name=unit, code=code, report=report.feedback())
       rating = review.parsed["rating"] if review.ok else None
@@ -302,8 +332,11 @@ def _proposal_problem(answer: dict, operator: str, parents: Sequence[Parent]) ->
   if any(not re.fullmatch(r"[A-Z][A-Za-z0-9]*", u["name"]) for u in answer["new_units"]):
     return "new unit names must be CamelCase identifiers"
   if operator == "mutation":
-    if not answer["selection"] or answer["selection"][0] not in parents[0].design.reachable_units():
-      return f"`selection` must name one unit of {parents[0].design.name}: {parents[0].design.reachable_units()}"
+    parent = parents[0].design
+    if not answer["selection"] or not _target_slots(parent, answer["selection"][0]) and \
+        answer["selection"][0] != parent.root:
+      return (f"`selection` must name one unit of {parent.name} ({', '.join(parent.reachable_units())}) or one of "
+              f"its slots ({', '.join(f'{s.owner}.{s.slot}' for s in tree_ops.slots(parent))})")
     if not answer["new_units"]:
       return "a mutation must list the new unit that replaces the selected one"
   if operator == "crossover":
@@ -340,6 +373,14 @@ def _place(base: Design, target: str, unit: str, written: dict[str, tuple[UnitSp
     design = base.replace(root=unit, units={**base.units, **units}, files={**base.files, **files})
     return tree_ops.prune(design)
   design = base
-  for slot in [s for s in tree_ops.slots(base) if s.filler == target]:
+  for slot in _target_slots(base, target):
     design = tree_ops.fill_slot(design, slot.owner, slot.slot, unit, units, files)
   return design
+
+
+def _target_slots(design: Design, target: str) -> list[tree_ops.Slot]:
+  """The slots `target` names: `Owner.slot` that one slot, a unit name every slot the unit fills."""
+  if "." in target:
+    owner, slot = target.split(".", 1)
+    return [s for s in tree_ops.slots(design) if (s.owner, s.slot) == (owner, slot)]
+  return [s for s in tree_ops.slots(design) if s.filler == target]

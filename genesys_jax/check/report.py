@@ -47,3 +47,14 @@ class CheckReport:
     """The failed and warned checks as text for the coder agent's next prompt."""
     lines = [f"[{'error' if c.fatal else 'warning'}] {c.name}: {c.message}" for c in self.checks if not c.ok]
     return "\n".join(lines) if lines else "all checks passed"
+
+  def full_text(self) -> str:
+    """Every check in the order run, with its verdict, message and figures, for a retry prompt; the stages
+    after the first fatal failure did not run."""
+    lines = []
+    for c in self.checks:
+      verdict = "passed" if c.ok else ("error" if c.fatal else "warning")
+      figures = ", ".join(f"{k}={v}" for k, v in c.figures.items())
+      lines.append(f"[{verdict}] {c.name}" + (f": {c.message}" if c.message else "")
+                   + (f" ({figures})" if figures else ""))
+    return "\n".join(lines) or "no check ran"

@@ -80,3 +80,18 @@ def autosize(design: Design | MaterializedDesign, scale: Scale, tolerance: float
     tried.append(f"width {width} x {layers} layers: {params:,} params")
   raise DesignError(f"cannot size to {target:,} +-{tolerance:.0%} parameters at scale {scale.name}; "
                     f"tried {'; '.join(tried)}", design=md.design.name)
+
+
+def tree_params(design: Design | MaterializedDesign, embed_dim: int) -> dict[str, int]:
+  """Parameters of one block at `embed_dim` under each position of the unit tree: `""` is the root,
+  `"mixer"` its child in slot `mixer`, `"mixer.inner"` that one's child (a unit keeps a child in the
+  attribute named like its slot, as `make_child` is used)."""
+  md = design.materialize() if isinstance(design, Design) else design
+  block = nnx.eval_shape(lambda: md.build_block(embed_dim, (0, 1), nnx.Rngs(0)))
+  counts: dict[str, int] = {}
+  for path, leaf in nnx.to_flat_state(nnx.state(block, nnx.Param)):
+    names = [str(p) for p in path[:-1]]
+    for k in range(len(names) + 1):
+      key = ".".join(names[:k])
+      counts[key] = counts.get(key, 0) + leaf.size
+  return counts
