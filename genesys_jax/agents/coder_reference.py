@@ -6,7 +6,6 @@ child slots, the `Z` entries it reads and writes), and the rung it will be check
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +18,7 @@ from genesys_jax.gau.layers import DEFAULT_INIT_STDDEV
 from genesys_jax.gau.scales import Scale, get_scale
 from genesys_jax.gau.sizing import BAND_TOLERANCE, reference_params
 from genesys_jax.units.catalog import catalog
-from genesys_jax.units.library import UNIT_FILES
+from genesys_jax.units.library import UNIT_FILES, unit_class
 
 GAU_METHODS = ("__init__", "make_child", "_forward")
 """The GAUBase methods a unit calls or implements."""
@@ -81,16 +80,12 @@ def api_entries() -> dict[str, str]:
   return entries
 
 
-def _unit_class(unit: str) -> type[GAUBase]:
-  return getattr(importlib.import_module(f"genesys_jax.units.{UNIT_FILES[unit].removesuffix('.py')}"), unit)
-
-
 def library_entries() -> dict[str, str]:
   """Unit name -> its kind, summary, constructor hyperparameters, child slots and `Z` use."""
   info = catalog()
   out = {}
   for unit in UNIT_FILES:
-    cls = _unit_class(unit)
+    cls = unit_class(unit)
     params = [p for p in inspect.signature(cls.__init__).parameters.values() if p.kind == p.KEYWORD_ONLY
               and p.name != "rngs"]
     hparams = ", ".join(f"{p.name}={p.default!r}" for p in params) or "none"

@@ -280,6 +280,7 @@ class DesignSession:
       hparams = {h["name"]: h["value"] for h in call.parsed["hparams"]}
       problem = _code_answer_problem(call.parsed, unit, available)
       if problem:
+        self.record("refused", unit=unit, attempt=attempt, reason=problem)
         feedback = problem + "\n"
         continue
       spec = UnitSpec(f"{snake(unit)}.py", children, hparams)
@@ -289,6 +290,7 @@ class DesignSession:
         else:
           trial = _place(base, target, unit, {**written, unit: (spec, code)})
       except DesignError as e:
+        self.record("refused", unit=unit, attempt=attempt, reason=str(e))
         feedback = f"The unit does not fit in the design: {e}\n"
         continue
       report = self.checker(trial)
@@ -366,9 +368,9 @@ def _starting_point(answer: dict, operator: str, parents: Sequence[Parent]) -> t
 
 
 def _place(base: Design, target: str, unit: str, written: dict[str, tuple[UnitSpec, str]]) -> Design:
-  """`base` with `unit` (and the written units it uses) in place of `target`."""
-  units = {u: spec for u, (spec, _) in written.items()}
-  files = {spec.file: code for spec, code in written.values()}
+  """`base` with `unit` (and the written units and library units it uses) in place of `target`."""
+  units, files = tree_ops.with_library_children({u: spec for u, (spec, _) in written.items()},
+                                                {spec.file: code for spec, code in written.values()}, base.units)
   if target == base.root:
     design = base.replace(root=unit, units={**base.units, **units}, files={**base.files, **files})
     return tree_ops.prune(design)

@@ -26,6 +26,7 @@ def agents_config() -> ml_collections.ConfigDict:
   c.llm.api_key_env = "GEMINI_API_KEY"
   c.llm.vertexai = False               # gemini on Vertex AI (express mode, an API key) instead of the Developer API
   c.llm.replay_file = ""
+  c.llm.replay_match = "prompt"        # prompt: answers only the recorded requests; role: each role's answers in order
   c.llm.record_file = ""
   c.llm.timeout_s = 120.0
   c.llm.retries = 4

@@ -7,12 +7,12 @@ unit or two different units under one name raise `DesignError`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from genesys_jax.gau.design import Design, UnitSpec
 from genesys_jax.gau.errors import DesignError
-from genesys_jax.units.library import UNIT_FILES, unit_source
+from genesys_jax.units.library import UNIT_FILES, default_children, unit_source
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +46,23 @@ def library_units(names: Mapping[str, Mapping[str, str]],
   """Specs and files of library units (`name -> its children`)."""
   specs = {n: UnitSpec(UNIT_FILES[n], dict(children), dict((hparams or {}).get(n, {}))) for n, children in names.items()}
   return specs, {spec.file: unit_source(n) for n, spec in specs.items()}
+
+
+def with_library_children(units: Mapping[str, UnitSpec], files: Mapping[str, str],
+                          known: Collection[str]) -> tuple[dict[str, UnitSpec], dict[str, str]]:
+  """`units` and `files` plus every library unit they name as a child that is neither among them nor
+  `known`, each with its default children (recursively) and its file."""
+  units, files = dict(units), dict(files)
+  pending = [c for spec in units.values() for c in spec.children.values()]
+  while pending:
+    name = pending.pop()
+    if name in units or name in known or name not in UNIT_FILES:
+      continue
+    added, added_files = library_units({name: default_children(name)})
+    units.update(added)
+    files.update(added_files)
+    pending.extend(added[name].children.values())
+  return units, files
 
 
 def prune(design: Design) -> Design:

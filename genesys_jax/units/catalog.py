@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib
 import importlib.resources
 import inspect
 import json
@@ -45,7 +44,6 @@ def units_of_kind(*kinds: str) -> list[str]:
 @functools.cache
 def default_hparams(unit: str) -> dict[str, Any]:
   """The keyword defaults of a library unit's constructor."""
-  from genesys_jax.units.library import UNIT_FILES  # pylint: disable=import-outside-toplevel
-  module = importlib.import_module(f"genesys_jax.units.{UNIT_FILES[unit].removesuffix('.py')}")
-  params = inspect.signature(getattr(module, unit).__init__).parameters.values()
+  from genesys_jax.units.library import unit_class  # pylint: disable=import-outside-toplevel
+  params = inspect.signature(unit_class(unit).__init__).parameters.values()
   return {p.name: p.default for p in params if p.kind == p.KEYWORD_ONLY and p.default is not p.empty}

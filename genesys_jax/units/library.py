@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.resources
 
 from genesys_jax.gau.errors import DesignError
@@ -29,3 +30,15 @@ def unit_source(unit: str) -> str:
   if unit not in UNIT_FILES:
     raise DesignError(f"no library unit named {unit!r}; known units: {sorted(UNIT_FILES)}")
   return importlib.resources.files("genesys_jax.units").joinpath(UNIT_FILES[unit]).read_text()
+
+
+def unit_class(unit: str) -> type:
+  """The class of a library unit (importing its module)."""
+  if unit not in UNIT_FILES:
+    raise DesignError(f"no library unit named {unit!r}; known units: {sorted(UNIT_FILES)}")
+  return getattr(importlib.import_module(f"genesys_jax.units.{UNIT_FILES[unit].removesuffix('.py')}"), unit)
+
+
+def default_children(unit: str) -> dict[str, str]:
+  """A library unit's slots and the unit each is filled with by default (its CHILDREN declarations)."""
+  return {c.slot: c.unit for c in unit_class(unit).CHILDREN}

@@ -70,3 +70,44 @@ def test_an_unusable_coder_answer_is_told_why():
   assert session.run("mutation", [Parent(seed_design("gpt2"))], [], "x").ok
   retry = [r for r in backend.requests if r.role == "coder"][2].prompt
   assert "code: Field required" in retry and json.dumps("CausalMeanMixer") in retry
+
+
+WRAPS_RETENTION = '''"""RetentionGate: gates a retention child."""
+
+import jax
+
+from genesys_jax.gau import ChildDecl, GAUBase, gau_test, param
+
+
+class RetentionGate(GAUBase):
+  """SiLU-gates the output of its inner mixer."""
+
+  CHILDREN = (ChildDecl("inner", "MultiScaleRetention", doc="the gated mixer"),)
+
+  def __init__(self, embed_dim, block_loc, *, rngs):
+    super().__init__(embed_dim, block_loc, rngs=rngs)
+    self.inner = self.make_child("inner", rngs)
+    self.w_g = param(rngs, (embed_dim, embed_dim), ("embed", "mlp"))
+
+  def _forward(self, X, **Z):
+    Y, Z = self.inner(X, **Z)
+    return Y * jax.nn.silu(X @ self.w_g[...]), Z
+
+
+@gau_test
+def test_unit_keeps_the_shape(build):
+  pass
+'''
+
+
+def test_a_new_unit_may_use_a_library_unit_the_parent_does_not_have():
+  code = json.dumps({"unit_name": "RetentionGate", "code": WRAPS_RETENTION,
+                     "children": [{"slot": "inner", "unit": "MultiScaleRetention"}], "hparams": []})
+  answers = {**_full(), "proposer": [_proposal(units=(("RetentionGate", "gated retention"),))],
+             "planner": [_plan("RetentionGate")], "coder": [code]}
+  session, _ = _session(answers)
+  result = session.run("mutation", [Parent(seed_design("gpt2"))], [], "x")
+  assert result.ok, result.reason
+  design = result.proposal.design
+  assert design.units["RetentionGate"].children == {"inner": "MultiScaleRetention"}
+  assert "MultiScaleRetention" in design.units and "refused" not in [e["kind"] for e in result.events]

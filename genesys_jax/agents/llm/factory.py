@@ -56,7 +56,7 @@ def _backend(llm_config: Any, name: str) -> Backend:
   if not replay_file.name or not replay_file.is_file():
     raise ValueError(f"the replay backend needs llm.replay_file to name an existing transcript, "
                      f"not {str(llm_config.get('replay_file') or '')!r}")
-  return ReplayBackend(replay_file)
+  return ReplayBackend(replay_file, str(llm_config.get("replay_match") or "prompt"))
 
 
 def make_client(llm_config: Any, ledger: Ledger, cap_usd: float = float("inf")) -> LLMClient | None:

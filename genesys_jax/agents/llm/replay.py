@@ -20,23 +20,30 @@ def request_key(request: Request) -> str:
 
 
 class ReplayBackend:
-  """Serves the answers a RecordingBackend wrote; several answers under one key are served in order."""
+  """Serves the answers a RecordingBackend wrote; several answers under one key are served in order.
 
-  def __init__(self, path: str | pathlib.Path) -> None:
+  `match="prompt"` serves an answer only to the very request it was recorded for; `match="role"` serves
+  each role's answers in recorded order whatever the prompt says, for replaying a real session whose
+  prompts carry measured figures (check reports with timings) that differ from machine to machine."""
+
+  def __init__(self, path: str | pathlib.Path, match: str = "prompt") -> None:
+    if match not in ("prompt", "role"):
+      raise ValueError(f"unknown replay match {match!r}; choose prompt or role")
     self.path = pathlib.Path(path)
+    self.match = match
     self._lock = threading.Lock()
     self._answers: dict[str, collections.deque[dict]] = collections.defaultdict(collections.deque)
     for line in self.path.read_text().splitlines():
       if line.strip():
         entry = json.loads(line)
-        self._answers[entry["key"]].append(entry)
+        self._answers[entry["key"] if match == "prompt" else entry["role"]].append(entry)
 
   def __repr__(self) -> str:
     return f"ReplayBackend({str(self.path)!r})"
 
   def complete(self, request: Request, model: str) -> Reply:
     """The next recorded answer for this request; PermanentError when there is none left."""
-    key = request_key(request)
+    key = request_key(request) if self.match == "prompt" else request.role
     with self._lock:
       queue = self._answers.get(key)
       if not queue:
