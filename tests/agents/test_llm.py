@@ -185,6 +185,20 @@ def test_replay_serves_keyed_answers_in_order(tmp_path: Any) -> None:
     replay.complete(other, MODEL)
 
 
+def test_replay_by_role_serves_each_roles_answers_in_order_whatever_the_prompt(tmp_path: Any) -> None:
+  lines = [{"role": "proposer", "key": request_key(IDEA), "text": t, "model": MODEL, "input_tokens": 1,
+            "output_tokens": 2} for t in ("first", "second")]
+  path = tmp_path / "calls.jsonl"
+  path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+  replay = ReplayBackend(path, match="role")
+  changed = Request(role="proposer", system="", prompt="Another prompt: the report's timings differ.")
+  assert [replay.complete(changed, MODEL).text, replay.complete(IDEA, MODEL).text] == ["first", "second"]
+  with pytest.raises(PermanentError, match="no \\(more\\) recorded answers"):
+    replay.complete(IDEA, MODEL)
+  with pytest.raises(ValueError, match="unknown replay match"):
+    ReplayBackend(path, match="hash")
+
+
 def test_request_key_ignores_temperature_but_not_schema() -> None:
   assert request_key(IDEA) == request_key(Request("proposer", IDEA.system, IDEA.prompt, Idea, temperature=1.0))
   assert request_key(IDEA) != request_key(Request("proposer", IDEA.system, IDEA.prompt))
