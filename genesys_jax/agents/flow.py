@@ -184,8 +184,9 @@ class DesignSession:
     instruction = {
         "mutation": "mutation: change exactly one unit of the parent into new units (name it in `selection`: a "
                     "unit name changes it in every slot it fills, `Owner.slot` changes that one slot only).",
-        "crossover": "crossover: combine units of the two parents (`selection`: the first parent's unit to "
-                     "replace, then the second parent's unit to put in its place); new units are optional.",
+        "crossover": "crossover: combine units of the two parents (`selection`: the first parent's non-root unit "
+                     "or `Owner.slot` to replace, then the second parent's unit to put in its place); new units are "
+                     "optional.",
         "scratch": "designing from scratch: a new root unit (first of `new_units`) built from new and library units.",
     }[operator]
     parent_text = "\n\n".join(f"{describe(p.design)}\nresults: {p.results}" for p in parents) or "(none)"
@@ -343,9 +344,9 @@ def _proposal_problem(answer: dict, operator: str, parents: Sequence[Parent]) ->
       return "a mutation must list the new unit that replaces the selected one"
   if operator == "crossover":
     first, second = parents[0].design, parents[1].design
-    if len(answer["selection"]) != 2 or answer["selection"][0] not in first.reachable_units()[1:] \
+    if len(answer["selection"]) != 2 or not _target_slots(first, answer["selection"][0]) \
         or answer["selection"][1] not in second.reachable_units():
-      return (f"`selection` must be [a non-root unit of {first.name}, a unit of {second.name}]")
+      return (f"`selection` must be [a non-root unit or `Owner.slot` of {first.name}, a unit of {second.name}]")
   if operator == "scratch" and not answer["new_units"]:
     return "a design from scratch must list its new root unit"
   return None
@@ -359,11 +360,10 @@ def _starting_point(answer: dict, operator: str, parents: Sequence[Parent]) -> t
   parent = parents[0].design
   if operator == "mutation":
     return parent, answer["selection"][0]
-  first_unit, donor = answer["selection"]
+  replaced, donor = answer["selection"]
   grafted = parent
-  for slot in tree_ops.slots(parent):
-    if slot.filler == first_unit:
-      grafted = tree_ops.graft(grafted, slot, parents[1].design, donor)
+  for slot in _target_slots(parent, replaced):
+    grafted = tree_ops.graft(grafted, slot, parents[1].design, donor)
   return grafted, donor
 
 

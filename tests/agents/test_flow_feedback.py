@@ -111,3 +111,13 @@ def test_a_new_unit_may_use_a_library_unit_the_parent_does_not_have():
   design = result.proposal.design
   assert design.units["RetentionGate"].children == {"inner": "MultiScaleRetention"}
   assert "MultiScaleRetention" in design.units and "refused" not in [e["kind"] for e in result.events]
+
+
+def test_a_crossover_may_replace_one_slot_of_the_first_parent():
+  answers = {"proposer": [_proposal(selection=("PreNormBlock.mlp", "MultiScaleRetention"), units=())],
+             "reviewer": [_review(4)]}
+  session, _ = _session(answers)
+  result = session.run("crossover", [Parent(seed_design("mamba2")), Parent(seed_design("retnet"))], [], "x")
+  assert result.ok, result.reason
+  children = result.proposal.design.units["PreNormBlock"].children
+  assert children["mlp"] == "MultiScaleRetention" and children["mixer"] == "Mamba2Mixer"
