@@ -72,7 +72,7 @@ def run_design_job(job: Job, owner: str, store: SQLiteStore, workdir: pathlib.Pa
     check_settings, limits = settings_of(config.check)
     session = session_type(client, KnowledgeEngine(), lambda d: check_design(d, check_settings, limits), flow, name,
                            on_call=lambda call: store.record_call(job.id, call.to_json()),
-                           reference=coder_reference(check_settings, get_scale(config.evolve.rungs[0])))
+                           reference=coder_reference(check_settings, get_scale(config.evolve.rungs[0]), limits.timeout_s))
     siblings = [r.name for r in rows.values() if set(r.parents) & set(job.payload["parents"])]
     result = session.run(operator, [Parent(d, parent_summary(store, r.id)) for d, r in zip(parents, parent_rows)],
                          siblings, name)

@@ -47,6 +47,16 @@ class SizedModel:
     return self.params / self.reference
 
 
+def candidate_widths(scale: Scale) -> list[int]:
+  """The widths auto-sizing tries at `scale`, in order of preference (multiples of its width_multiple)."""
+  widths: list[int] = []
+  for factor in WIDTH_FACTORS:
+    w = max(scale.width_multiple, round(scale.embed_dim * factor / scale.width_multiple) * scale.width_multiple)
+    if w not in widths:
+      widths.append(w)
+  return widths
+
+
 def autosize(design: Design | MaterializedDesign, scale: Scale, tolerance: float = BAND_TOLERANCE,
              max_layer_factor: int = 4) -> SizedModel:
   """Chooses layers (first) and width (if needed) so parameters are within +-tolerance of the reference.
@@ -56,11 +66,7 @@ def autosize(design: Design | MaterializedDesign, scale: Scale, tolerance: float
   """
   md = design.materialize() if isinstance(design, Design) else design
   target = reference_params(scale)
-  widths = []
-  for factor in WIDTH_FACTORS:
-    w = max(scale.width_multiple, round(scale.embed_dim * factor / scale.width_multiple) * scale.width_multiple)
-    if w not in widths:
-      widths.append(w)
+  widths = candidate_widths(scale)
   max_layers = max_layer_factor * scale.n_layers
   tried = []
   for width in widths:
