@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from genesys_jax.agents import roles
-from genesys_jax.agents.flow import DesignSession, Parent, SessionFailed, library_listing, snake
+from genesys_jax.agents.flow import DesignSession, Parent, SessionFailed, efficiency_note, library_listing, snake
 from genesys_jax.check.checker import check
 from genesys_jax.check.report import CheckReport
 from genesys_jax.gau.design import Design, Lineage, design_from_source
@@ -53,5 +53,6 @@ class DirectSession(DesignSession):
       if report.ok:
         return design_from_source(call.parsed["code"], name=name, fname=path.name).replace(lineage=lineage)
       feedback = (f"The checker rejected your last block. That file:\n```python\n{call.parsed['code']}\n```\n"
-                  f"The checker's whole report:\n{report.full_text()}\nFix what the failed checks say.\n")
+                  f"The checker's whole report:\n{report.full_text()}\n{efficiency_note(report, parents)}"
+                  "Fix what the failed checks say.\n")
     raise SessionFailed(f"the block failed {self.settings.max_unit_attempts} attempts")

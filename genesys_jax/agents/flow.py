@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from absl import logging
@@ -50,10 +50,12 @@ class FlowSettings:
 
 @dataclasses.dataclass(frozen=True)
 class Parent:
-  """A parent design and a short text of how it did (for the proposer)."""
+  """A parent design, a short text of how it did (for the proposer) and, where measured, its training
+  step's time, memory and FLOPs as ratios to the GPT seed's (for the coder's efficiency feedback)."""
 
   design: Design
   results: str = "not verified yet"
+  efficiency: Mapping[str, float] | None = None
 
 
 @dataclasses.dataclass
@@ -243,7 +245,8 @@ class DesignSession:
                       done=", ".join(written) or "(none)", library=", ".join(UNIT_FILES))
       unit = plan.parsed["next_unit"] if plan.ok and plan.parsed["next_unit"] in pending else pending[0]
       notes = plan.parsed["notes"] if plan.ok else ""
-      spec_file = self._write_unit(unit, descriptions[unit], notes, proposal_text, base, target, written, top)
+      spec_file = self._write_unit(unit, descriptions[unit], notes, proposal_text, base, target, written, top,
+                                   parents)
       if spec_file is None:
         self.record("rollback", unit=unit, tree=sorted(written))
         raise SessionFailed(f"unit {unit} failed {self.settings.max_unit_attempts} attempts; rolled back")
@@ -259,7 +262,8 @@ class DesignSession:
     return design
 
   def _write_unit(self, unit: str, description: str, notes: str, proposal: str, base: Design, target: str,
-                  written: dict[str, tuple[UnitSpec, str]], top: str | None = None) -> tuple[UnitSpec, str] | None:
+                  written: dict[str, tuple[UnitSpec, str]], top: str | None = None,
+                  parents: Sequence[Parent] = ()) -> tuple[UnitSpec, str] | None:
     """Coder, checker and observer in a loop; the accepted unit's spec and code, or None.
 
     A unit that is not `top` (the proposal's first unit) but would replace the whole block (a leaf written
@@ -299,7 +303,7 @@ class DesignSession:
       if not report.ok:
         feedback = (f"The checker rejected your last version of {unit}. That version:\n```python\n{code}\n```\n"
                     f"children={children} hparams={hparams}\nThe checker's whole report:\n{report.full_text()}\n"
-                    "Fix what the failed checks say.\n")
+                    f"{efficiency_note(report, parents)}Fix what the failed checks say.\n")
         continue
       review = self.ask(roles.OBSERVER, proposal=proposal, unit_name=unit, code=code, report=report.feedback())
       rating = review.parsed["rating"] if review.ok else None
@@ -310,6 +314,20 @@ class DesignSession:
         continue
       return spec, code
     return None
+
+
+EFFICIENCY_CHECKS = ("time", "memory", "flops")
+
+
+def efficiency_note(report: CheckReport, parents: Sequence[Parent]) -> str:
+  """After a failed or warned efficiency check: what the parents' own training steps cost, where measured."""
+  if not any(not c.ok and c.name in EFFICIENCY_CHECKS for c in report.checks):
+    return ""
+  lines = [f"For comparison, parent {p.design.name}'s own training step: "
+           + ", ".join(f"{what} {ratio:.2f}x" for what, ratio in p.efficiency.items()) + " the GPT seed's.\n"
+           for p in parents if p.efficiency]
+  return "".join(lines) or ("The parents' own step costs were not measured; the GPT seed's are the 1x "
+                            "reference.\n" if parents else "")
 
 
 def _code_answer_problem(parsed: dict, unit: str, available: Sequence[str]) -> str | None:

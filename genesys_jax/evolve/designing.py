@@ -12,7 +12,7 @@ import numpy as np
 
 from genesys_jax.agents.coder_reference import coder_reference
 from genesys_jax.agents.direct_flow import DirectSession
-from genesys_jax.agents.flow import DesignSession, FlowSettings, Parent
+from genesys_jax.agents.flow import EFFICIENCY_CHECKS, DesignSession, FlowSettings, Parent
 from genesys_jax.agents.knowledge.search import KnowledgeEngine
 from genesys_jax.agents.llm.client import LLMClient
 from genesys_jax.agents.offline_designer import OfflineDesigner, sizes_on
@@ -35,6 +35,19 @@ def parent_summary(store: SQLiteStore, design_id: int) -> str:
     return "not verified yet"
   return "; ".join(f"{v.rung}: validation bits/byte {v.results['eval']['validation']['bits_per_byte']:.3f} "
                    f"(untrained {v.results['random_init']['validation']['bits_per_byte']:.2f})" for v in done)
+
+
+def parent_efficiency(store: SQLiteStore, row: DesignRow) -> dict[str, float] | None:
+  """A parent's time, memory and FLOPs ratios to the GPT seed's from its recorded check (the GPT seed is
+  the reference, 1x); None when never measured (the other seeds are not checked)."""
+  if row.seed:
+    return {what: 1.0 for what in EFFICIENCY_CHECKS} if row.name == "gpt2" else None
+  for session in store.sessions():
+    if session["design_id"] == row.id and session["check"]:
+      figures = {c["name"]: c.get("figures", {}).get(f"{c['name']}_ratio") for c in session["check"]["checks"]}
+      ratios = {what: float(figures[what]) for what in EFFICIENCY_CHECKS if figures.get(what) is not None}
+      return ratios or None
+  return None
 
 
 def _offline_session(job: Job, config: ml_collections.ConfigDict, parents: Sequence[Design],
@@ -74,8 +87,8 @@ def run_design_job(job: Job, owner: str, store: SQLiteStore, workdir: pathlib.Pa
                            on_call=lambda call: store.record_call(job.id, call.to_json()),
                            reference=coder_reference(check_settings, get_scale(config.evolve.rungs[0]), limits.timeout_s))
     siblings = [r.name for r in rows.values() if set(r.parents) & set(job.payload["parents"])]
-    result = session.run(operator, [Parent(d, parent_summary(store, r.id)) for d, r in zip(parents, parent_rows)],
-                         siblings, name)
+    result = session.run(operator, [Parent(d, parent_summary(store, r.id), parent_efficiency(store, r))
+                                    for d, r in zip(parents, parent_rows)], siblings, name)
     proposal, reason, events, cost = result.proposal, result.reason, tuple(result.events), result.cost_usd
   new, status, report = None, "rejected", None
   if proposal is not None:

@@ -4,6 +4,7 @@ suggestions, rejected code with the whole report, slot-level mutation, and leave
 import json
 
 from genesys_jax.agents.flow import LEAF_SLOT, Parent, describe
+from genesys_jax.check.report import Check, CheckReport
 from genesys_jax.units.seeds import seed_design
 
 from agents.test_flow import (CUMULATIVE_MEAN, _code, _observe, _plan, _proposal, _review, _session,
@@ -121,3 +122,17 @@ def test_a_crossover_may_replace_one_slot_of_the_first_parent():
   assert result.ok, result.reason
   children = result.proposal.design.units["PreNormBlock"].children
   assert children["mlp"] == "MultiScaleRetention" and children["mixer"] == "Mamba2Mixer"
+
+
+def test_an_efficiency_rejection_states_the_parents_own_costs():
+  reports = iter([CheckReport("x", (Check("flops", False, "flops per training step is 3.50x", figures={
+                      "flops_ratio": 3.5}),), {}, (), {}), None])
+
+  def checker(design):
+    return next(reports) or fake_checker(design)
+
+  session, backend = _session({**_full(), "coder": [_code(), _code()]}, checker=checker)
+  parent = Parent(seed_design("gpt2"), efficiency={"time": 1.0, "memory": 1.0, "flops": 1.0})
+  assert session.run("mutation", [parent], [], "x").ok
+  retry = [r for r in backend.requests if r.role == "coder"][1].prompt
+  assert "parent gpt2's own training step: time 1.00x, memory 1.00x, flops 1.00x the GPT seed's" in retry

@@ -15,7 +15,7 @@ from genesys_jax.agents.llm.factory import ROLES
 from genesys_jax.agents.llm.replay import ScriptedBackend
 from genesys_jax.check.report import Check, CheckReport
 from genesys_jax.evolve import designing, layout
-from genesys_jax.evolve.store import NewDesign, SQLiteStore
+from genesys_jax.evolve.store import NewDesign, SessionRecord, SQLiteStore
 from genesys_jax.files import read_json
 from genesys_jax.gau.design import MANIFEST
 from genesys_jax.units.seeds import seed_design
@@ -167,3 +167,18 @@ def test_a_killed_sessions_spend_counts_against_the_budget_after_a_resume(tmp_pa
   [session] = store.sessions()
   assert "cannot cover another session" in session["reason"] and session["cost_usd"] == pytest.approx(spent)
   assert len(store.calls()) == 2 and store.spend_usd() == pytest.approx(spent)  # no new call was made
+
+
+def test_a_parents_efficiency_comes_from_its_recorded_check(tmp_path):
+  store, seed = seeded_store(tmp_path)
+  [gpt2] = store.designs()
+  assert designing.parent_efficiency(store, gpt2) == {"time": 1.0, "memory": 1.0, "flops": 1.0}
+  job = store.claim("design", "me", 60)
+  report = {"ok": True, "checks": [{"name": "time", "ok": False, "figures": {"time_ratio": 2.1}},
+                                   {"name": "flops", "ok": True, "figures": {"flops_ratio": 1.2}}],
+            "figures": {}, "seconds": {}}
+  child = store.finish_design_job(job, "me", SessionRecord("offline", "mutation", True, "ok", 1.0, check=report),
+                                  NewDesign("c", "hash-c", {"root": "R"}, "designs/c", operator="mutation",
+                                            parents=(seed,)), "implemented", None)
+  row = next(r for r in store.designs() if r.id == child)
+  assert designing.parent_efficiency(store, row) == {"time": 2.1, "flops": 1.2}
