@@ -80,7 +80,8 @@ def main(argv: Sequence[str]) -> int:
     settings.validate(config.agents)
     parents = [load_design(p) for p in _PARENTS.value]
     if config.agents.designer != "offline":
-      make_client(config.agents.llm, Ledger(), settings.budget_cap(config.agents))  # a missing API key or unknown model fails here, before any work
+      # a missing API key, unknown model or unpriced model under a budget fails here, before any work
+      make_client(config.agents.llm, Ledger(), settings.budget_cap(config.agents))
   except (ValueError, DesignError) as e:
     raise cli.UsageProblem(str(e)) from e
   name = _NAME.value or "-".join([*(p.name for p in parents), _OPERATOR.value[:3], str(_SEED.value)])

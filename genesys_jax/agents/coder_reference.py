@@ -12,11 +12,11 @@ from typing import Any
 
 from genesys_jax import gau
 from genesys_jax.check.dynamic import RATIO_LIMITS, TIME_REJECTS_ON, CheckSettings
+from genesys_jax.check.sandbox import Limits
 from genesys_jax.gau import ops
 from genesys_jax.gau.base import GAUBase, _z_names
 from genesys_jax.gau.layers import DEFAULT_INIT_STDDEV
 from genesys_jax.gau.scales import Scale, get_scale
-from genesys_jax.check.sandbox import Limits
 from genesys_jax.gau.sizing import BAND_TOLERANCE, candidate_widths, reference_params
 from genesys_jax.units.catalog import catalog
 from genesys_jax.units.library import UNIT_FILES, unit_class
@@ -106,14 +106,14 @@ def rung_text(check: CheckSettings, rung: Scale, timeout_s: float = Limits.timeo
   """How the design will be checked, sized and trained: the check sizes, its parameter band, the rung."""
   band = get_scale(check.scale)
   target = reference_params(band)
-  widths = sorted(candidate_widths(band))
+  widths = candidate_widths(band)
   limits = ", ".join(f"{what} above {reject:g}x" for what, (_, reject) in RATIO_LIMITS.items())
   return (f"- The checker runs a one-block model at embed_dim={check.small_embed_dim}, then the model at "
           f"{band.name} size, on batch {check.batch} x length {check.length} (causality at "
           f"{check.causality_positions} positions, {check.train_steps} training steps whose loss must fall).\n"
           f"- Parameter band: at {band.name} the whole model must have {target:,} parameters (the GPT2 seed's "
           f"count there) within +-{BAND_TOLERANCE:.0%}; the design is sized by changing the number of layers "
-          f"first, then the width (in multiples of {band.width_multiple}, from {widths[0]} to {widths[-1]} at "
+          f"first, then the width (in multiples of {band.width_multiple}, from {min(widths)} to {max(widths)} at "
           f"{band.name}), so a block's parameters must grow with embed_dim like a Transformer block's (about "
           "12 * embed_dim^2), and a unit must work at every such width (derive head counts from embed_dim, at "
           "least one head).\n"
@@ -124,8 +124,9 @@ def rung_text(check: CheckSettings, rung: Scale, timeout_s: float = Limits.timeo
           f"{rung.n_layers} layers, vocabulary {rung.vocab_size}; larger rungs follow for the best designs.")
 
 
+@functools.cache
 def coder_reference(check: CheckSettings, rung: Scale, timeout_s: float = Limits.timeout_s) -> str:
-  """The whole reference as the coder's prompt shows it."""
+  """The whole reference as the coder's prompt shows it (the same for every session of a run)."""
   api = "\n".join(f"- `{name}`: {doc}" for name, doc in api_entries().items())
   library = "\n".join(f"- {unit}: {text}" for unit, text in library_entries().items())
   return (f"## Names a unit may import from genesys_jax.gau\n{api}\n\n"
@@ -133,7 +134,6 @@ def coder_reference(check: CheckSettings, rung: Scale, timeout_s: float = Limits
           f"## Where the design will run\n{rung_text(check, rung, timeout_s)}")
 
 
-@functools.cache
 def default_reference() -> str:
   """The reference for the checker's default settings, training from their rung."""
   check = CheckSettings()

@@ -22,6 +22,7 @@ from genesys_jax.agents.coder_reference import default_reference
 from genesys_jax.agents.knowledge.search import KnowledgeEngine
 from genesys_jax.agents.llm.client import CallRecord, LLMClient
 from genesys_jax.agents.proposal import OPERATORS, Proposal
+from genesys_jax.check.dynamic import RATIO_LIMITS
 from genesys_jax.check.report import CheckReport
 from genesys_jax.gau.design import Design, Lineage, UnitSpec
 from genesys_jax.gau.errors import DesignError
@@ -156,7 +157,8 @@ class DesignSession:
     if operator not in OPERATORS:
       raise ValueError(f"unknown operator {operator!r}; choose one of {OPERATORS}")
     spent = self.client.ledger.total().cost_usd
-    if spent + self.settings.session_estimate_usd > self.settings.budget_usd or spent >= self.settings.budget_usd:
+    remainder = self.settings.budget_usd - spent
+    if remainder <= 0 or self.settings.session_estimate_usd > remainder:
       self.record("budget", spent=spent, estimate=self.settings.session_estimate_usd, cap=self.settings.budget_usd)
       return SessionResult(False, None, f"the run's LLM budget (${self.settings.budget_usd:.2f}, ${spent:.2f} "
                            "spent) cannot cover another session", self.events, 0.0)
@@ -316,12 +318,9 @@ class DesignSession:
     return None
 
 
-EFFICIENCY_CHECKS = ("time", "memory", "flops")
-
-
 def efficiency_note(report: CheckReport, parents: Sequence[Parent]) -> str:
   """After a failed or warned efficiency check: what the parents' own training steps cost, where measured."""
-  if not any(not c.ok and c.name in EFFICIENCY_CHECKS for c in report.checks):
+  if not any(not c.ok and c.name in RATIO_LIMITS for c in report.checks):
     return ""
   lines = [f"For comparison, parent {p.design.name}'s own training step: "
            + ", ".join(f"{what} {ratio:.2f}x" for what, ratio in p.efficiency.items()) + " the GPT seed's.\n"
@@ -354,8 +353,8 @@ def _proposal_problem(answer: dict, operator: str, parents: Sequence[Parent]) ->
     return "new unit names must be CamelCase identifiers"
   if operator == "mutation":
     parent = parents[0].design
-    if not answer["selection"] or not _target_slots(parent, answer["selection"][0]) and \
-        answer["selection"][0] != parent.root:
+    if not answer["selection"] or (answer["selection"][0] != parent.root
+                                   and not _target_slots(parent, answer["selection"][0])):
       return (f"`selection` must name one unit of {parent.name} ({', '.join(parent.reachable_units())}) or one of "
               f"its slots ({', '.join(f'{s.owner}.{s.slot}' for s in tree_ops.slots(parent))})")
     if not answer["new_units"]:

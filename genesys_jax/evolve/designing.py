@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import pathlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import ml_collections
 import numpy as np
 
 from genesys_jax.agents.coder_reference import coder_reference
 from genesys_jax.agents.direct_flow import DirectSession
-from genesys_jax.agents.flow import EFFICIENCY_CHECKS, DesignSession, FlowSettings, Parent
+from genesys_jax.agents.flow import DesignSession, FlowSettings, Parent
 from genesys_jax.agents.knowledge.search import KnowledgeEngine
 from genesys_jax.agents.llm.client import LLMClient
 from genesys_jax.agents.offline_designer import OfflineDesigner, sizes_on
 from genesys_jax.agents.proposal import Proposal
 from genesys_jax.agents.settings import budget_cap
 from genesys_jax.check.checker import check_design
+from genesys_jax.check.dynamic import RATIO_LIMITS
 from genesys_jax.check.settings import settings_of
 from genesys_jax.evolve import layout
 from genesys_jax.evolve.store import DesignRow, Job, NewDesign, SessionRecord, SQLiteStore
@@ -37,17 +38,15 @@ def parent_summary(store: SQLiteStore, design_id: int) -> str:
                    f"(untrained {v.results['random_init']['validation']['bits_per_byte']:.2f})" for v in done)
 
 
-def parent_efficiency(store: SQLiteStore, row: DesignRow) -> dict[str, float] | None:
-  """A parent's time, memory and FLOPs ratios to the GPT seed's from its recorded check (the GPT seed is
-  the reference, 1x); None when never measured (the other seeds are not checked)."""
+def parent_efficiency(row: DesignRow, checks: Mapping[int, dict]) -> dict[str, float] | None:
+  """A parent's time, memory and FLOPs ratios to the GPT seed's from its recorded check (`checks`: design
+  id -> check report; the GPT seed is the reference, 1x); None when never measured (the other seeds)."""
   if row.seed:
-    return {what: 1.0 for what in EFFICIENCY_CHECKS} if row.name == "gpt2" else None
-  for session in store.sessions():
-    if session["design_id"] == row.id and session["check"]:
-      figures = {c["name"]: c.get("figures", {}).get(f"{c['name']}_ratio") for c in session["check"]["checks"]}
-      ratios = {what: float(figures[what]) for what in EFFICIENCY_CHECKS if figures.get(what) is not None}
-      return ratios or None
-  return None
+    return {what: 1.0 for what in RATIO_LIMITS} if row.name == "gpt2" else None
+  if row.id not in checks:
+    return None
+  figures = {c["name"]: c.get("figures", {}).get(f"{c['name']}_ratio") for c in checks[row.id]["checks"]}
+  return {what: float(figures[what]) for what in RATIO_LIMITS if figures.get(what) is not None} or None
 
 
 def _offline_session(job: Job, config: ml_collections.ConfigDict, parents: Sequence[Design],
@@ -87,7 +86,8 @@ def run_design_job(job: Job, owner: str, store: SQLiteStore, workdir: pathlib.Pa
                            on_call=lambda call: store.record_call(job.id, call.to_json()),
                            reference=coder_reference(check_settings, get_scale(config.evolve.rungs[0]), limits.timeout_s))
     siblings = [r.name for r in rows.values() if set(r.parents) & set(job.payload["parents"])]
-    result = session.run(operator, [Parent(d, parent_summary(store, r.id), parent_efficiency(store, r))
+    checks = {s["design_id"]: s["check"] for s in store.sessions() if s["check"]}
+    result = session.run(operator, [Parent(d, parent_summary(store, r.id), parent_efficiency(r, checks))
                                     for d, r in zip(parents, parent_rows)], siblings, name)
     proposal, reason, events, cost = result.proposal, result.reason, tuple(result.events), result.cost_usd
   new, status, report = None, "rejected", None

@@ -172,7 +172,7 @@ def test_a_killed_sessions_spend_counts_against_the_budget_after_a_resume(tmp_pa
 def test_a_parents_efficiency_comes_from_its_recorded_check(tmp_path):
   store, seed = seeded_store(tmp_path)
   [gpt2] = store.designs()
-  assert designing.parent_efficiency(store, gpt2) == {"time": 1.0, "memory": 1.0, "flops": 1.0}
+  assert designing.parent_efficiency(gpt2, {}) == {"time": 1.0, "memory": 1.0, "flops": 1.0}
   job = store.claim("design", "me", 60)
   report = {"ok": True, "checks": [{"name": "time", "ok": False, "figures": {"time_ratio": 2.1}},
                                    {"name": "flops", "ok": True, "figures": {"flops_ratio": 1.2}}],
@@ -181,4 +181,6 @@ def test_a_parents_efficiency_comes_from_its_recorded_check(tmp_path):
                                   NewDesign("c", "hash-c", {"root": "R"}, "designs/c", operator="mutation",
                                             parents=(seed,)), "implemented", None)
   row = next(r for r in store.designs() if r.id == child)
-  assert designing.parent_efficiency(store, row) == {"time": 2.1, "flops": 1.2}
+  checks = {s["design_id"]: s["check"] for s in store.sessions() if s["check"]}
+  assert designing.parent_efficiency(row, checks) == {"time": 2.1, "flops": 1.2}
+  assert designing.parent_efficiency(row, {}) is None
