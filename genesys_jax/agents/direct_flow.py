@@ -40,7 +40,8 @@ class DirectSession(DesignSession):
                       tuple(u["name"] for u in answer["new_units"]))
     for attempt in range(1, self.settings.max_unit_attempts + 1):
       call = self.ask(roles.DIRECT_CODER, playbook=roles.prompt_file("playbook.md"), reference=self.reference,
-                      template=roles.prompt_file("unit_template.py.txt").replace("$unit_name", "MyUnit"),
+                      template=roles.prompt_file("unit_template.py.txt").replace("$unit_name", "MyUnit")
+                      + "\n\nROOT = MyUnit  # the block's root class: every block file ends with this line",
                       proposal=json.dumps(answer, indent=1), library=library_listing(), feedback=feedback)
       if not call.ok:
         feedback = f"Your last answer could not be used ({call.error}). Answer with the JSON object asked for.\n"

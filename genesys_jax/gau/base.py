@@ -125,7 +125,9 @@ class GAUBase(nnx.Module):
 
 
 def gau_test(fn: Callable[..., None]) -> Callable[..., None]:
-  """Marks a function in a unit file as that unit's test; it is called with a `build` function."""
+  """Marks a function in a unit file as that unit's test; it is called with `build(embed_dim=32,
+  block_loc=(0, 1), seed=0, **hyperparameters)`, which returns an instance of the file's unit (ROOT in
+  a one-file block), its children filled as in the design."""
   fn.__gau_test__ = True
   return fn
 
