@@ -76,7 +76,7 @@ def main(argv: Sequence[str]) -> int:
       make_client(config.agents.llm, Ledger(), budget_cap(config.agents))
   except ValueError as e:
     raise cli.UsageProblem(str(e)) from e
-  # Imported once the input is known to be good: the controller loads TensorFlow (clu's TensorBoard writers),
+  # Imported once the input is known to be good: the controller loads Orbax and the verification engine,
   # seconds that a mistyped flag should not wait for.
   from genesys_jax.evolve.controller import Controller  # pylint: disable=import-outside-toplevel
   use_compilation_cache()  # the seeds' fingerprints compile once across runs

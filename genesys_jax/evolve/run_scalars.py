@@ -13,7 +13,7 @@ from collections import Counter
 import ml_collections
 
 from genesys_jax.evolve.progress import Snapshot
-from genesys_jax.verify.metrics import create_writer
+from genesys_jax.verify.scalar_writer import ScalarWriter
 
 LOGDIR = "tensorboard/run"
 
@@ -22,7 +22,7 @@ class RunScalars:
   """Writes the run's scalars when its progress step moves."""
 
   def __init__(self, workdir: pathlib.Path, e: ml_collections.ConfigDict):
-    self._writer = create_writer(workdir / LOGDIR)
+    self._writer = ScalarWriter(workdir / LOGDIR)
     self._rungs = tuple(e.rungs)
     self._last_step = -1
 

@@ -1,11 +1,8 @@
-"""Metric writing for verification runs: clu writers to TensorBoard (process 0 only), and MFU."""
+"""Model FLOPs utilization: the devices' peak FLOP/s and the measured fraction of it."""
 
 from __future__ import annotations
 
-import pathlib
-
 import jax
-from clu import metric_writers
 
 PEAK_FLOPS_PER_DEVICE: dict[str, float] = {
     # bfloat16 dense matmul peaks from the vendors' data sheets, keyed by a substring of device_kind.
@@ -36,8 +33,3 @@ def mfu(flops_per_step_per_device: float | None, seconds_per_step: float, device
     return None
   return flops_per_step_per_device / seconds_per_step / peak
 
-
-def create_writer(logdir: str | pathlib.Path) -> metric_writers.MetricWriter:
-  """TensorBoard summaries in `logdir` from process 0; the other processes only log."""
-  return metric_writers.create_default_writer(str(logdir), just_logging=jax.process_index() > 0,
-                                              asynchronous=True)

@@ -6,7 +6,7 @@ evaluate it against its own random initialization, and record everything under t
       baseline.json     the same evaluations of the untrained model
       history.jsonl     training metrics per step
       checkpoints/      Orbax checkpoints (model, optimizer, step, data iterator)
-      tensorboard/      clu summaries (train, eval); diagnostics/ for rung 0
+      tensorboard/      TensorBoard scalars (train, eval); diagnostics/ for rung 0
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ from genesys_jax.gau.composer import LanguageModel, ModelConfig
 from genesys_jax.gau.design import Design, MaterializedDesign
 from genesys_jax.gau.scales import Scale, get_scale
 from genesys_jax.gau.sizing import autosize, count_params
-from genesys_jax.verify import corpus, evaluate, metrics, multiple_choice, optim, settings
+from genesys_jax.verify import corpus, evaluate, multiple_choice, optim, settings
 from genesys_jax.verify.checkpoints import Checkpoints
 from genesys_jax.verify.pipeline import lm_dataset
 from genesys_jax.verify.rung_zero import run_diagnostics
+from genesys_jax.verify.scalar_writer import ScalarWriter
 from genesys_jax.verify.steps import CompiledSteps, DoesNotFit, build_steps, compute_dtype
 from genesys_jax.verify.tokenizer import Tokenizer, make_tokenizer
 from genesys_jax.verify.train import History, LoopSettings, StopFlag, train_loop
@@ -179,7 +180,7 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
     if jax.process_index() == 0:
       write_json_atomic(out / BASELINE, baseline)
   history = History(out / "history.jsonl", start_step)
-  writer = metrics.create_writer(out / "tensorboard")
+  writer = ScalarWriter(out / "tensorboard")
   try:
     outcome = train_loop(steps, train_data, start_step, LoopSettings(
         total_steps=plan.total_steps, tokens_per_step=plan.tokens_per_step,

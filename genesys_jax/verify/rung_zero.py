@@ -14,7 +14,8 @@ from genesys_jax.gau.composer import LanguageModel
 from genesys_jax.gau.design import MaterializedDesign
 from genesys_jax.gau.scales import get_scale
 from genesys_jax.gau.sizing import autosize
-from genesys_jax.verify import diagnostics, metrics, optim
+from genesys_jax.verify import diagnostics, optim
+from genesys_jax.verify.scalar_writer import ScalarWriter
 from genesys_jax.verify.steps import build_steps, compute_dtype
 from genesys_jax.verify.train import History, LoopSettings, StopFlag, train_loop
 
@@ -47,7 +48,7 @@ def run_diagnostics(md: MaterializedDesign, c: ml_collections.ConfigDict, mesh: 
                           log_every=max(1, d.steps // 10), divergence_factor=c.train.divergence_factor,
                           warmup_steps=max(1, d.steps // 20))
   history = History(out_dir / "history.jsonl", resume_step=0)
-  writer = metrics.create_writer(out_dir / "tensorboard")
+  writer = ScalarWriter(out_dir / "tensorboard")
   try:
     outcome = train_loop(steps, data, 0, settings, None, {}, history, writer, StopFlag())
   finally:

@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import jax
-from clu import metric_writers, periodic_actions
 
 from genesys_jax.files import write_text_atomic
 from genesys_jax.verify.checkpoints import Checkpoints
 from genesys_jax.verify.metrics import mfu
+from genesys_jax.verify.scalar_writer import ScalarWriter
 from genesys_jax.verify.steps import CompiledSteps
 
 
@@ -109,11 +109,10 @@ class History:
 
 def train_loop(steps: CompiledSteps, data: Iterator, start_step: int, settings: LoopSettings,
                checkpoints: Checkpoints | None, checkpoint_meta: Mapping[str, Any], history: History,
-               writer: metric_writers.MetricWriter, stop: StopFlag,
+               writer: ScalarWriter, stop: StopFlag,
                on_log: Callable[[int, dict[str, float]], None] | None = None) -> TrainOutcome:
   """Trains from `start_step` to `settings.total_steps`."""
   device = jax.devices()[0]
-  report = periodic_actions.ReportProgress(num_train_steps=settings.total_steps, writer=writer, every_secs=30)
   started = time.perf_counter()
   interval_start, interval_steps, rates = started, 0, []
   first_loss = history.first_loss
@@ -128,7 +127,6 @@ def train_loop(steps: CompiledSteps, data: Iterator, start_step: int, settings: 
       first_loss = m["loss"]
     row = {"step": step, **{k: m[k] for k in ("loss", "learning_rate", "grad_norm", "param_norm")}}
     history.append(row)
-    report(step)
     if step % settings.log_every == 0 or step == settings.total_steps:
       now = time.perf_counter()
       rate = interval_steps * settings.tokens_per_step / max(now - interval_start, 1e-9)

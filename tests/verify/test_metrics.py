@@ -1,11 +1,16 @@
-"""Held-out metric arithmetic, MFU and the TensorBoard writer."""
+"""Held-out metric arithmetic, MFU and the TensorBoard scalar writer."""
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.util import tensor_util
 
 from genesys_jax.verify import evaluate, metrics
+from genesys_jax.verify.scalar_writer import ScalarWriter
 
 
 def test_bits_per_byte_divides_nats_by_scored_bytes():
@@ -32,8 +37,21 @@ def test_mfu_uses_the_known_peak_and_is_none_on_cpu():
   assert metrics.mfu(1e9, 1.0, _Device("cpu")) is None
 
 
-def test_writer_writes_tensorboard_events(tmp_path):
-  writer = metrics.create_writer(tmp_path)
-  writer.write_scalars(1, {"loss": 1.0})
+def test_writer_writes_scalars_tensorboard_reads_without_tensorflow(tmp_path):
+  writer = ScalarWriter(tmp_path)
+  writer.write_scalars(1, {"loss": 1.5, "learning_rate": 0.01})
+  writer.write_scalars(2, {"loss": 1.25})
   writer.close()
-  assert list(tmp_path.glob("events.out.tfevents.*"))
+  events = EventAccumulator(str(tmp_path), size_guidance={"tensors": 0})
+  events.Reload()
+  assert [(e.step, float(tensor_util.make_ndarray(e.tensor_proto))) for e in events.Tensors("loss")] == [
+      (1, 1.5), (2, 1.25)]
+  assert events.SummaryMetadata("loss").plugin_data.plugin_name == "scalars"  # TensorBoard's scalar charts
+
+
+def test_verifiers_and_the_controller_start_without_tensorflow():
+  """TensorFlow costs seconds of every process's start-up; only tensorflow-datasets may load it."""
+  probe = ("import sys, genesys_jax.verify.run, genesys_jax.evolve.controller, genesys_jax.evolve.worker; "
+           "print('tensorflow' in sys.modules)")
+  assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                        check=True).stdout.strip() == "False"
