@@ -22,6 +22,7 @@ def pytest_addoption(parser):
   parser.addoption("--runslow", action="store_true", help="also run tests marked slow")
 
 
+@pytest.hookimpl(optionalhook=True)  # only with pytest-xdist
 def pytest_xdist_auto_num_workers(config) -> int:
   """`-n auto`: two workers more than cores. About a third of the suite's time is spent waiting on the
   processes tests start (interpreter and JAX start-up, sandboxes, sockets), when a core would sit idle

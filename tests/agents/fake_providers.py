@@ -83,11 +83,14 @@ class FakeServer:
           status, payload = server.script.pop(0) if len(server.script) > 1 else server.script[0]
         time.sleep(delay_s)
         out = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
+        try:
+          self.send_response(status)
+          self.send_header("Content-Type", "application/json")
+          self.send_header("Content-Length", str(len(out)))
+          self.end_headers()
+          self.wfile.write(out)
+        except (BrokenPipeError, ConnectionResetError):  # a client that timed out has gone (the timeout test)
+          pass
 
       def log_message(self, *args: Any) -> None:
         pass
