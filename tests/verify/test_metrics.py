@@ -49,9 +49,12 @@ def test_writer_writes_scalars_tensorboard_reads_without_tensorflow(tmp_path):
   assert events.SummaryMetadata("loss").plugin_data.plugin_name == "scalars"  # TensorBoard's scalar charts
 
 
-def test_verifiers_and_the_controller_start_without_tensorflow():
+def test_verifiers_and_the_controller_start_and_write_scalars_without_tensorflow(tmp_path):
   """TensorFlow costs seconds of every process's start-up; only tensorflow-datasets may load it."""
-  probe = ("import sys, genesys_jax.verify.run, genesys_jax.evolve.controller, genesys_jax.evolve.worker; "
+  probe = ("import sys, genesys_jax.verify.run, genesys_jax.evolve.controller, genesys_jax.evolve.worker\n"
+           "from genesys_jax.verify.scalar_writer import ScalarWriter\n"
+           f"writer = ScalarWriter({str(tmp_path)!r})\n"
+           "writer.write_scalars(1, {'loss': 1.0}); writer.close()\n"
            "print('tensorflow' in sys.modules)")
   assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                         check=True).stdout.strip() == "False"
