@@ -44,7 +44,19 @@ def param(
   unknown = [a for a in axes if a is not None and a not in LOGICAL_AXES]
   if unknown:
     raise ValueError(f"unknown logical axis names {unknown}; use names from {LOGICAL_AXES} or None")
-  return nnx.Param(init(rngs.params(), shape, dtype), axes=axes, residual=residual)
+  return nnx.Param(init(params_key(rngs), shape, dtype), axes=axes, residual=residual)
+
+
+def params_key(rngs: nnx.Rngs) -> jax.Array:
+  """The next key of the `params` stream, exactly as `rngs.params()` draws it (the stream's key folded
+  with its count, the count advanced by one). Under a trace (`nnx.eval_shape`, `nnx.jit`) flax's own
+  in-place count update compares the tracers' shardings, and each failed lookup formats an error that
+  walks every equation traced so far: a model's init became quadratic in its number of parameters."""
+  stream = rngs.params
+  count = stream.count[...]
+  key = jax.random.fold_in(stream.key[...], count)
+  stream.count.set_value(count + 1)
+  return key
 
 
 def constant(value: float) -> Initializer:

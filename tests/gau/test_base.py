@@ -1,11 +1,13 @@
 """The GAU base class: shape validation, Z filtering and merging, child slots."""
 
+import jax
 import jax.numpy as jnp
 import pytest
 from flax import nnx
 
 from genesys_jax.gau import ChildDecl, DesignError, GAUBase, UnitShapeError
 from genesys_jax.gau.design import UnitSpec, design_from_source
+from genesys_jax.gau.layers import param, params_key
 
 
 class Scale2(GAUBase):
@@ -100,3 +102,21 @@ ROOT = Root
   Y, _ = swapped.materialize().build_block(4, (0, 1), nnx.Rngs(0))(X)
   assert float(Y[0, 0, 0]) == 3.0
   assert swapped.content_hash() != design.content_hash()
+
+
+def test_param_keys_are_flax_own_and_init_under_a_trace_stays_linear():
+  ours, flax_own = nnx.Rngs(3), nnx.Rngs(3)
+  for _ in range(3):
+    assert jnp.array_equal(jax.random.key_data(params_key(ours)), jax.random.key_data(flax_own.params()))
+  assert int(ours.params.count[...]) == int(flax_own.params.count[...]) == 3
+  # under a trace (as nnx.eval_shape traces a model's init) no tracer's sharding is looked up
+  traced = nnx.eval_shape(lambda: [param(nnx.Rngs(3), (2,), (None,)) for _ in range(2)])
+  assert [p.shape for p in traced] == [(2,), (2,)]
+  lookups = []
+  original = jax.core.Tracer.sharding
+  try:
+    jax.core.Tracer.sharding = property(lambda self: lookups.append(1) or original.fget(self))
+    nnx.eval_shape(lambda: param(nnx.Rngs(0), (4, 4), ("embed", "mlp")))
+  finally:
+    jax.core.Tracer.sharding = original
+  assert not lookups
