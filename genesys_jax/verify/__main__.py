@@ -57,7 +57,8 @@ def main(argv: Sequence[str]) -> int:
     design = load_design(_DESIGN.value)
   except DesignError as e:
     raise cli.UsageProblem(str(e)) from e
-  # Imported once the input is known to be good: training loads JAX, Orbax and grain, seconds that a mistyped flag should not wait for.
+  # Imported once the input is known to be good: training loads JAX, Orbax and grain, seconds that a
+  # mistyped flag should not wait for.
   # pylint: disable=import-outside-toplevel
   from genesys_jax.verify.checkpoints import CheckpointError
   from genesys_jax.verify.corpus import CorpusError
