@@ -22,6 +22,7 @@ from genesys_jax.agents.llm.costs import Ledger
 from genesys_jax.agents.llm.factory import make_client
 from genesys_jax.agents.settings import budget_cap
 from genesys_jax.check.compilation_cache import use_compilation_cache
+from genesys_jax.check.sandbox import describe_isolation, isolation
 from genesys_jax.evolve import layout
 from genesys_jax.evolve.leases import is_dead
 from genesys_jax.evolve.progress import summary
@@ -88,6 +89,8 @@ def main(argv: Sequence[str]) -> int:
     raise cli.UsageProblem(f"the run in {workdir} is being driven by {holder}; wait for it to end or stop it, "
                            f"or add verifiers with `python -m genesys_jax.evolve.worker --workdir {workdir}`")
   store.set_meta("finished", False)
+  print(describe_isolation(), flush=True)
+  store.log_event("sandbox", isolation=isolation())
   for sig in (signal.SIGINT, signal.SIGTERM):
     signal.signal(sig, lambda *_: controller.stop.set())
   finished = controller.run()

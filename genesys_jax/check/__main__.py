@@ -1,4 +1,4 @@
-"""`python -m genesys_jax.check PATH [--json] [--timeout SECONDS] [--scale NAME]`.
+"""`python -m genesys_jax.check PATH [--json] [--timeout SECONDS] [--scale NAME] [--allow_unisolated]`.
 
 Exit 0: accepted; 1: rejected; 2: usage error. With --json, exactly one JSON object on stdout.
 """
@@ -18,6 +18,8 @@ from genesys_jax.gau.scales import SCALES
 _JSON = flags.DEFINE_bool("json", False, "Print exactly one JSON object on stdout.")
 _TIMEOUT = flags.DEFINE_float("timeout", Limits.timeout_s, "Wall-clock limit of the sandboxed checks, seconds.")
 _SCALE = flags.DEFINE_string("scale", CheckSettings.scale, "Rung whose parameter band and budget apply.")
+_ALLOW_UNISOLATED = flags.DEFINE_bool("allow_unisolated", False, "Run code that is not the library's even "
+                                      "where bubblewrap is missing (no namespace isolation).")
 
 
 def main(argv: Sequence[str]) -> int:
@@ -32,7 +34,11 @@ def main(argv: Sequence[str]) -> int:
     raise cli.UsageProblem(f"unknown --scale {_SCALE.value!r}; choose from {list(SCALES)}")
   if _TIMEOUT.value <= 0:
     raise cli.UsageProblem(f"--timeout must be positive, got {_TIMEOUT.value:g}")
-  report = check(path, CheckSettings(scale=_SCALE.value), Limits(timeout_s=_TIMEOUT.value))
+  report = check(path, CheckSettings(scale=_SCALE.value),
+                 Limits(timeout_s=_TIMEOUT.value, allow_unisolated=_ALLOW_UNISOLATED.value))
+  if [c.name for c in report.checks if not c.ok] == ["isolation"]:
+    raise cli.UsageProblem(report.checks[-1].message.replace("--config.check.allow_unisolated=True",
+                                                             "--allow_unisolated"))
   if _JSON.value:
     print(json.dumps(report.to_json()))
   else:

@@ -8,17 +8,23 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
-import sys
 import tempfile
 import time
+from collections.abc import Iterator
 
 from genesys_jax.check import vet
 from genesys_jax.check.compilation_cache import compilation_cache_dir
 from genesys_jax.check.dynamic import CheckSettings
 from genesys_jax.check.report import Check, CheckReport
-from genesys_jax.check.sandbox import Limits, run_sandboxed
+from genesys_jax.check.sandbox import RESULT_CAP_BYTES, Limits, isolation, python_module, run_sandboxed
 from genesys_jax.gau.design import Design, load_design
 from genesys_jax.gau.errors import DesignError
+from genesys_jax.units.library import UNIT_FILES, unit_source
+
+MESSAGE_CAP_BYTES = 256 * 2**10
+UNISOLATED = ("bubblewrap is not available on this machine, so agent-written code would run without "
+              "namespace isolation; install it (`apt-get install bubblewrap`) or accept the risk with "
+              "--config.check.allow_unisolated=True")
 
 
 def check(path: str | pathlib.Path, settings: CheckSettings = CheckSettings(),
@@ -55,6 +61,10 @@ def _check_files(name: str, files: dict[str, str], block_file: str | None, setti
   seconds = {"static_vetting": round(time.perf_counter() - start, 3)}
   if findings:
     return CheckReport(name, (vetting,), {}, (), seconds)
+  library = _is_library_code(files)
+  mode = isolation()
+  if not library and mode != "bubblewrap" and not limits.allow_unisolated:
+    return CheckReport(name, (vetting, Check("isolation", False, UNISOLATED)), {}, (), seconds)
   with tempfile.TemporaryDirectory(prefix="genesys_check_") as tmp:
     workdir = pathlib.Path(tmp)
     if design is not None:
@@ -63,36 +73,70 @@ def _check_files(name: str, files: dict[str, str], block_file: str | None, setti
     else:
       (workdir / block_file).write_text(files[block_file])
       target = block_file
-    cache = str(compilation_cache_dir())
+    shared = str(compilation_cache_dir())
+    # Only the library's own code may write the shared cache; other code reads it where bubblewrap can
+    # make it read-only, and otherwise compiles into a private cache that is discarded with the workdir.
+    cache = shared if library or mode == "bubblewrap" else str(workdir / "xla_cache")
     (workdir / "request.json").write_text(json.dumps(
-        {"design": target, "settings": dataclasses.asdict(settings), "compilation_cache": cache}))
-    result = run_sandboxed([sys.executable, "-m", "genesys_jax.check.worker", "request.json"], str(workdir),
-                           limits, writable=[cache])
+        {"design": target, "settings": dataclasses.asdict(settings), "compilation_cache": cache,
+         "cache_read_only": not library}))
+    result = run_sandboxed(python_module("genesys_jax.check.worker", "request.json"), str(workdir), limits,
+                           mode=mode, writable=[shared] if library else [], readonly=[] if library else [shared],
+                           result_fd=True)
   checks, stages, finished = [vetting], [], False
-  for line in result.stdout.splitlines():
-    try:
-      msg = json.loads(line)
-    except json.JSONDecodeError:
-      continue  # unit code may print; only our JSON lines count
-    if not isinstance(msg, dict):
-      continue
+  for msg in _messages(result.results):
     if "stage" in msg:
-      stages.append((msg["stage"], float(msg.get("t", 0.0))))
+      stages.append((msg["stage"], msg["t"]))
     elif "check" in msg:
-      c = msg["check"]
-      checks.append(Check(c["name"], c["ok"], c["message"], c["severity"] == "error", c.get("figures", {})))
-    elif msg.get("done"):
+      checks.append(msg["check"])
+    elif "done" in msg:
       finished = True
-  if not finished:
+  if result.results_truncated:
+    checks.append(Check("protocol", False, "the check process sent more than "
+                        f"{RESULT_CAP_BYTES // 2**20} MiB of results; this is not a unit's doing"))
+  elif not finished:
     stage = stages[-1][0] if stages else "startup"
     reason = (f"exceeded the {result.limit_hit}" if result.limit_hit else
               f"the check process died (exit {result.returncode}): {_tail(result.stderr)}")
     checks.append(Check(stage, False, f"{reason} during the {stage} stage; make the unit cheaper or fix it"))
+  elif result.returncode != 0:
+    checks.append(Check("exit", False, f"the check process exited with code {result.returncode} after the "
+                        "checks; a unit must not end the process"))
+  elif checks[-1].ok and checks[-1].name != "fingerprint":
+    checks.append(Check("protocol", False, f"the checks ended after {checks[-1].name} without a verdict"))
   figures = {k: v for c in checks for k, v in c.figures.items()}
   for (stage_name, t0), (_, t1) in zip(stages, stages[1:]):
     seconds[stage_name] = round(seconds.get(stage_name, 0.0) + t1 - t0, 3)
   seconds["sandbox_total"] = round(result.seconds, 2)
   return CheckReport(name, tuple(checks), figures, result.layers, seconds)
+
+
+def _is_library_code(files: dict[str, str]) -> bool:
+  """Whether every file is the library's own source (so its code is ours, not an agent's)."""
+  library = {unit_source(u) for u in UNIT_FILES}
+  return all(src in library for src in files.values())
+
+
+def _messages(data: bytes) -> Iterator[dict]:
+  """The well-formed messages of the worker's result channel (each line capped and schema-checked)."""
+  for line in data.split(b"\n"):
+    if not line or len(line) > MESSAGE_CAP_BYTES:
+      continue
+    try:
+      msg = json.loads(line)
+    except (ValueError, RecursionError):
+      continue
+    if not isinstance(msg, dict):
+      continue
+    if isinstance(msg.get("stage"), str) and isinstance(msg.get("t"), (int, float)):
+      yield {"stage": msg["stage"], "t": float(msg["t"])}
+    elif msg.get("done") is True:
+      yield {"done": True}
+    elif isinstance(c := msg.get("check"), dict) and isinstance(c.get("name"), str) and isinstance(
+        c.get("ok"), bool) and isinstance(c.get("message"), str) and c.get("severity") in ("error", "warning"):
+      figures = c.get("figures", {})
+      yield {"check": Check(c["name"], c["ok"], c["message"], c["severity"] == "error",
+                            figures if isinstance(figures, dict) else {})}
 
 
 def _tail(stderr: str, lines: int = 3) -> str:

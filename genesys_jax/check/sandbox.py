@@ -1,27 +1,43 @@
 """Run a command in a separate, confined process: the only place agent-written code executes.
 
-Layers, each reported when active: a scrubbed environment (no API keys or tokens), a private working
-directory, resource limits (address space, CPU time, processes, file size, no core dumps), a wall-clock
-timeout that kills the whole process group, and, where `bwrap` (bubblewrap) works on this machine, new
-namespaces with no network, a private /tmp, a read-only root and its own process tree.
+Layers, each reported when active: an allow-listed environment (no API keys or tokens), a private working
+directory, an isolated interpreter (`python -I`: no working directory or PYTHON* variables on its path, so
+a unit file named like a stdlib module shadows nothing), resource limits and a subreaper that kills every
+process the command leaves behind (`supervisor`), a wall-clock timeout, and namespace isolation: with
+`bwrap` (bubblewrap) new namespaces with no network, a private /tmp, a read-only root and its own process
+tree; without it, as root, new network, PID, IPC and UTS namespaces and a /proc of their own (the file
+system stays writable there, so only bubblewrap counts as isolated).
+Results travel on their own pipe (`result_fd`), which the child's standard output cannot reach; every
+stream is read with a cap, so a flood of output costs no memory.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import glob
+import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 
-PASSED_ENV = ("PATH", "LANG", "LC_ALL", "JAX_PLATFORMS", "XLA_FLAGS", "TF_CPP_MIN_LOG_LEVEL")
-"""The only environment variables a sandboxed process sees (plus HOME, TMPDIR, PYTHONPATH we set)."""
+PASSED_ENV = ("PATH", "LANG", "LC_ALL", "JAX_PLATFORMS", "XLA_FLAGS", "TF_CPP_MIN_LOG_LEVEL",
+              "CUDA_VISIBLE_DEVICES", "TPU_VISIBLE_CHIPS", "JAX_ENABLE_X64")
+"""The only environment variables a sandboxed process sees (plus HOME, TMPDIR and the ones we set)."""
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "supervisor.py")
+ACCELERATOR_DEVICES = ("/dev/nvidia*", "/dev/accel*", "/dev/vfio")
+"""Device nodes bound into a bubblewrap sandbox when present (GPUs, TPUs)."""
+RESULT_CAP_BYTES = 4 * 2**20
+LOG_CAP_BYTES = 64 * 2**10
+_BOOT = ("import runpy, sys; sys.path.append(sys.argv[1]); module = sys.argv[2]; sys.argv = sys.argv[2:]; "
+         "runpy.run_module(module, run_name='__main__', alter_sys=True)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,11 +49,12 @@ class Limits:
   cpu_seconds: int = 600
   max_processes: int = 4096        # threads count too (ignored for root)
   max_file_bytes: int = 64 * 2**20
+  allow_unisolated: bool = False   # run agent-written code even where bubblewrap is missing
 
 
 @dataclasses.dataclass(frozen=True)
 class SandboxResult:
-  """What a sandboxed run did and which limit, if any, stopped it."""
+  """What a sandboxed run did and which limit, if any, stopped it; `results` is what came on result_fd."""
 
   returncode: int
   stdout: str
@@ -45,6 +62,13 @@ class SandboxResult:
   seconds: float
   layers: tuple[str, ...]
   limit_hit: str | None
+  results: bytes = b""
+  results_truncated: bool = False
+
+
+def python_module(module: str, *args: str) -> list[str]:
+  """Command running `python -m module args` in an isolated interpreter that finds this project last."""
+  return [sys.executable, "-I", "-c", _BOOT, PROJECT_ROOT, module, *args]
 
 
 @functools.cache
@@ -59,9 +83,24 @@ def bubblewrap_works() -> bool:
   return probe.returncode == 0
 
 
-def _bwrap_args(workdir: str, writable: Sequence[str] = ()) -> list[str]:
+def isolation() -> str:
+  """'bubblewrap', 'namespaces' (root without bubblewrap: no network, own PID tree and /proc, but a writable
+  file system) or 'none': the namespace isolation this machine offers."""
+  if bubblewrap_works():
+    return "bubblewrap"
+  if os.geteuid() == 0:
+    return "namespaces"
+  return "none"
+
+
+def _bwrap_args(workdir: str, writable: Sequence[str] = (), readonly: Sequence[str] = ()) -> list[str]:
   args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+  for pattern in ACCELERATOR_DEVICES:
+    for path in glob.glob(pattern):
+      args += ["--dev-bind", path, path]
   for path in _needed_under_tmp():  # the interpreter and the project must stay visible, read-only
+    args += ["--ro-bind", path, path]
+  for path in readonly:
     args += ["--ro-bind", path, path]
   for path in writable:
     args += ["--bind", path, path]
@@ -77,47 +116,105 @@ def _needed_under_tmp() -> list[str]:
   return sorted(p for p in paths if p == "/tmp" or p.startswith("/tmp/"))
 
 
-def _with_limits(cmd: list[str], limits: Limits) -> list[str]:
-  """`cmd` run through `rlimit_exec`, which sets the resource limits and then execs it."""
-  return [sys.executable, "-m", "genesys_jax.check.rlimit_exec", str(limits.memory_bytes), str(limits.cpu_seconds),
-          str(limits.max_processes), str(limits.max_file_bytes), "--", *cmd]
+TRUSTED_ENV_PREFIXES = ("GENESYS_JAX_", "JAX_", "XLA_", "TPU_", "CUDA_", "NCCL_", "NVIDIA_", "TF_CPP_",
+                        "TFDS_", "LD_LIBRARY_PATH", "HOME", "USER")
+SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL", "AUTH")
 
 
-def scrubbed_env(workdir: str) -> dict[str, str]:
-  """The environment of a sandboxed process: a few harmless variables, no secrets."""
-  env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
-  env.update(HOME=workdir, TMPDIR=workdir, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1",
-             PYTHONPATH=PROJECT_ROOT)  # so the sandboxed interpreter finds genesys_jax
+def verifier_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+  """The environment of a process that trains agent-written designs: `PASSED_ENV`, the project's, JAX's
+  and the accelerators' variables, never one whose name marks a secret (API keys, tokens, passwords)."""
+  env = {k: v for k, v in os.environ.items()
+         if (k in PASSED_ENV or k.startswith(TRUSTED_ENV_PREFIXES))
+         and not any(m in k.upper() for m in SECRET_MARKERS)}
+  env.update(PYTHONUNBUFFERED="1", **(extra or {}))
   return env
 
 
-def run_sandboxed(argv: Sequence[str], workdir: str, limits: Limits = Limits(), use_bubblewrap: bool = True,
-                  writable: Sequence[str] = ()) -> SandboxResult:
+def describe_isolation() -> str:
+  """One line on how agent-written code is confined on this machine, for a run's status."""
+  mode = isolation()
+  if mode == "bubblewrap":
+    return ("sandbox: bubblewrap (no network, private /tmp, read-only root, own PID tree), allow-listed "
+            "environment, isolated interpreter, rlimits, subreaper")
+  missing = "bubblewrap is missing (install it: apt-get install bubblewrap); "
+  if mode == "namespaces":
+    return (f"sandbox: {missing}running as root: network, PID, IPC and UTS namespaces, own /proc, allow-listed "
+            "environment, isolated interpreter, rlimits, subreaper; the file system stays writable")
+  return (f"sandbox: {missing}allow-listed environment, isolated interpreter, rlimits and a subreaper only; "
+          "no namespace isolation")
+
+
+def scrubbed_env(workdir: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+  """The environment of a sandboxed process: a few harmless variables, no secrets."""
+  env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+  env.update(HOME=workdir, TMPDIR=workdir, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", **(extra or {}))
+  return env
+
+
+def run_sandboxed(argv: Sequence[str], workdir: str, limits: Limits = Limits(), mode: str | None = None,
+                  writable: Sequence[str] = (), readonly: Sequence[str] = (), result_fd: bool = False,
+                  env: dict[str, str] | None = None) -> SandboxResult:
   """Runs `argv` confined to `workdir` under `limits`; never raises for what the child does.
 
-  `writable` directories stay writable under bubblewrap (e.g. the compilation cache).
+  `mode` is the namespace isolation (`isolation()` when None; 'none' forces the layers below it only).
+  `writable` directories stay writable and `readonly` ones visible read-only (bubblewrap only). With `result_fd`, the child's argv
+  gets `--result_fd N` appended: the write end of a pipe whose contents come back as `results`.
   """
   workdir = os.path.realpath(workdir)
-  writable = [os.path.realpath(w) for w in writable]
-  layers = ["scrubbed-env", "private-workdir", "rlimits", "timeout-kills-process-group"]
-  cmd = _with_limits(list(argv), limits)
-  if use_bubblewrap and bubblewrap_works():
-    cmd = ["bwrap", *_bwrap_args(workdir, writable), *cmd]
+  layers = ["scrubbed-env", "private-workdir", "isolated-interpreter", "rlimits", "subreaper-tree-kill",
+            "timeout"]
+  spec: dict = {"rlimits": {"address_space": limits.memory_bytes, "cpu_seconds": limits.cpu_seconds,
+                            "max_processes": limits.max_processes, "max_file_bytes": limits.max_file_bytes}}
+  read_end = write_end = None
+  argv = list(argv)
+  if result_fd:
+    read_end, write_end = os.pipe()
+    spec["pass_fds"] = [write_end]
+    argv += ["--result_fd", str(write_end)]
+  mode = mode or isolation()
+  if mode == "namespaces":
+    spec["namespaces"] = True
+    layers.append("namespaces(no-network,pid,private-proc,ipc,uts)")
+  cmd = [sys.executable, "-I", SUPERVISOR, json.dumps(spec), "--", *argv]
+  if mode == "bubblewrap":
+    cmd = ["bwrap", *_bwrap_args(workdir, [os.path.realpath(w) for w in writable],
+                                 [os.path.realpath(r) for r in readonly]), *cmd]
     layers.append("bubblewrap(no-network,private-tmp,read-only-root,pid-namespace)")
   start = time.perf_counter()
-  proc = subprocess.Popen(cmd, cwd=workdir, env=scrubbed_env(workdir), stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+  proc = subprocess.Popen(cmd, cwd=workdir, env=scrubbed_env(workdir, env), stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                          pass_fds=[write_end] if write_end is not None else ())
+  if write_end is not None:
+    os.close(write_end)
+  readers = [_CappedReader(proc.stdout, LOG_CAP_BYTES), _CappedReader(proc.stderr, LOG_CAP_BYTES)]
+  if read_end is not None:
+    readers.append(_CappedReader(os.fdopen(read_end, "rb"), RESULT_CAP_BYTES, keep="head"))
   timed_out = False
   try:
-    stdout, stderr = proc.communicate(timeout=limits.timeout_s)
+    proc.wait(timeout=limits.timeout_s)
   except subprocess.TimeoutExpired:
     timed_out = True
-    _kill_group(proc.pid)
-    stdout, stderr = proc.communicate()
+    _stop(proc)
   _kill_group(proc.pid)  # anything the child left behind in its group
+  for reader in readers:
+    reader.join(timeout=10)
   seconds = time.perf_counter() - start
+  stdout, stderr = readers[0].text(), readers[1].text()
+  results = readers[2] if read_end is not None else None
   return SandboxResult(proc.returncode, stdout, stderr, seconds, tuple(layers),
-                       _limit_hit(proc.returncode, stderr, timed_out, limits))
+                       _limit_hit(proc.returncode, stderr, timed_out, limits),
+                       results.data() if results else b"", bool(results and results.truncated))
+
+
+def _stop(proc: subprocess.Popen) -> None:
+  """SIGTERM (the supervisor then kills its whole tree), SIGKILL of the group if that does not end it."""
+  try:
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=5)
+  except subprocess.TimeoutExpired:
+    _kill_group(proc.pid)
+    proc.wait()
 
 
 def _kill_group(pgid: int) -> None:
@@ -125,6 +222,31 @@ def _kill_group(pgid: int) -> None:
     os.killpg(pgid, signal.SIGKILL)
   except (ProcessLookupError, PermissionError):
     pass
+
+
+class _CappedReader(threading.Thread):
+  """Drains a stream in the background, keeping its first (`head`) or last (`tail`) `cap` bytes."""
+
+  def __init__(self, stream, cap: int, keep: str = "tail"):
+    super().__init__(daemon=True)
+    self.stream, self.cap, self.keep = stream, cap, keep
+    self.buffer = bytearray()
+    self.truncated = False
+    self.start()
+
+  def run(self) -> None:
+    with self.stream:
+      while chunk := self.stream.read1(65536) if hasattr(self.stream, "read1") else self.stream.read(65536):
+        self.buffer += chunk
+        if len(self.buffer) > self.cap:
+          self.truncated = True
+          self.buffer = self.buffer[:self.cap] if self.keep == "head" else self.buffer[-self.cap:]
+
+  def data(self) -> bytes:
+    return bytes(self.buffer)
+
+  def text(self) -> str:
+    return self.data().decode("utf-8", errors="replace")
 
 
 def _limit_hit(returncode: int, stderr: str, timed_out: bool, limits: Limits) -> str | None:

@@ -15,6 +15,7 @@ def check_config() -> ml_collections.ConfigDict:
   """The checker's defaults (`CheckSettings`) plus the sandbox's wall-clock limit."""
   c = ml_collections.ConfigDict(dataclasses.asdict(CheckSettings()))
   c.timeout_s = Limits.timeout_s
+  c.allow_unisolated = Limits.allow_unisolated
   return c
 
 
@@ -25,4 +26,4 @@ def settings_of(c: ml_collections.ConfigDict) -> tuple[CheckSettings, Limits]:
   if c.timeout_s <= 0:
     raise ValueError("check.timeout_s must be positive")
   fields = {f.name for f in dataclasses.fields(CheckSettings)}
-  return CheckSettings(**{k: v for k, v in c.items() if k in fields}), Limits(timeout_s=c.timeout_s)
+  return CheckSettings(**{k: v for k, v in c.items() if k in fields}), Limits(timeout_s=c.timeout_s, allow_unisolated=c.allow_unisolated)

@@ -1,7 +1,10 @@
-"""Static vetting of unit code before any of it runs: parse, allow-listed imports, no escapes, GAU format.
+"""Static vetting of unit code before any of it runs: parse, an allow-list of names, GAU format.
 
-Every finding names the file, the line and what to change, so it can go straight into the coder
-agent's next prompt.
+Every name a unit uses must be bound in its file, an allowed builtin or an allowed attribute of an
+allowed module (`allowlist`), resolved through aliases and `from` imports. Modules are usable only
+through their attributes (never as values), imported objects are read-only, and frames, code objects,
+dunders, format-string fields, generators and bare `except:` are refused. Every finding names the file,
+the line and what to change, so it can go straight into the coder agent's next prompt.
 """
 
 from __future__ import annotations
@@ -9,23 +12,18 @@ from __future__ import annotations
 import ast
 import dataclasses
 
-ALLOWED_IMPORTS = ("jax", "flax.nnx", "math", "functools", "typing", "dataclasses", "einops", "numpy",
-                   "genesys_jax.gau", "__future__")
-"""Modules (and their submodules) unit code may import; `from flax import nnx` counts as flax.nnx."""
+from genesys_jax.check import allowlist
 
-BANNED_NAMES = frozenset({
-    "open", "exec", "eval", "compile", "__import__", "globals", "vars", "locals", "breakpoint", "input",
-    "help", "exit", "quit", "memoryview", "__builtins__", "__loader__", "__spec__",
-})
-BANNED_ATTRIBUTES = frozenset({
-    # numpy / jax.numpy file and foreign-function APIs
-    "load", "save", "savez", "savez_compressed", "savetxt", "loadtxt", "genfromtxt", "fromfile", "tofile",
-    "fromregex", "memmap", "ctypeslib", "DataSource", "ctypes",
-    # host callbacks run arbitrary Python outside the traced computation
-    "pure_callback", "io_callback", "callback", "host_callback", "debug_callback",
-})
-ALLOWED_DUNDERS = frozenset({"__init__", "__name__"})
-REFLECTION_CALLS = frozenset({"getattr", "setattr", "delattr", "hasattr"})
+ALLOWED_DUNDERS = frozenset({"__init__"})
+"""The only dunder attribute a unit may name (`super().__init__(...)`)."""
+_REFUSED_NODES = {
+    ast.Yield: "generators are not allowed (their frames reach other modules); return lists or arrays",
+    ast.YieldFrom: "generators are not allowed (their frames reach other modules); return lists or arrays",
+    ast.Await: "async code is not allowed in units",
+    ast.AsyncFunctionDef: "async code is not allowed in units",
+    ast.Global: "`global` is not allowed; keep state in the unit (self.x) or pass it as arguments",
+    ast.Nonlocal: "`nonlocal` is not allowed; return the value instead",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,8 +39,12 @@ class Finding:
     return f"{self.file} line {self.line}: {self.message}"
 
 
-def _allowed_module(name: str) -> bool:
-  return any(name == m or name.startswith(m + ".") for m in ALLOWED_IMPORTS)
+@dataclasses.dataclass(frozen=True)
+class _Import:
+  """What an imported name stands for: an allowed module, or an object from one."""
+
+  qualified: str
+  is_module: bool
 
 
 def vet_source(src: str, fname: str) -> list[Finding]:
@@ -56,51 +58,150 @@ def vet_source(src: str, fname: str) -> list[Finding]:
   def add(rule: str, node: ast.AST, message: str) -> None:
     findings.append(Finding(rule, fname, getattr(node, "lineno", 0), message))
 
+  imports = _imports(tree, add)
+  bound = _bound_names(tree)
+  parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
   for node in ast.walk(tree):
-    if isinstance(node, ast.Import):
-      for alias in node.names:
-        if not _allowed_module(alias.name):
-          add("import", node, f"import of {alias.name!r} is not allowed; unit code may import only "
-              f"{', '.join(ALLOWED_IMPORTS[:-1])}")
-    elif isinstance(node, ast.ImportFrom):
-      module = node.module or ""
-      if node.level:
-        add("import", node, "relative imports are not allowed; import from genesys_jax.gau instead")
-      elif module == "flax":
-        bad = [a.name for a in node.names if a.name != "nnx"]
-        if bad:
-          add("import", node, f"from flax import {', '.join(bad)} is not allowed; use `from flax import nnx`")
-      elif not _allowed_module(module):
-        add("import", node, f"import from {module!r} is not allowed; unit code may import only "
-            f"{', '.join(ALLOWED_IMPORTS[:-1])}")
-      for alias in node.names:
-        if alias.name == "*":
-          add("import", node, "`import *` is not allowed; import the names you use")
-        elif alias.name in BANNED_ATTRIBUTES or alias.name.startswith("__") and module != "__future__":
-          add("banned-attribute", node, f"importing {alias.name!r} is not allowed")
+    if type(node) in _REFUSED_NODES:
+      add("construct", node, _REFUSED_NODES[type(node)])
+    elif isinstance(node, ast.ExceptHandler) and node.type is None:
+      add("construct", node, "a bare `except:` also catches the checker's stop signals; name the exception")
+    elif isinstance(node, ast.ClassDef) and node.keywords:
+      add("construct", node, f"class {node.name} passes keywords ({node.keywords[0].arg}=...) to its "
+          "class creation; metaclasses are not allowed")
     elif isinstance(node, ast.Name):
-      if node.id in BANNED_NAMES:
-        add("banned-name", node, f"{node.id!r} is not allowed in unit code (no file, process or code access)")
-      elif node.id.startswith("__") and node.id.endswith("__") and node.id not in ALLOWED_DUNDERS:
-        add("dunder", node, f"the name {node.id!r} is not allowed; dunder names are used for escapes")
+      _vet_name(node, parents, imports, bound, add)
     elif isinstance(node, ast.Attribute):
-      if node.attr.startswith("__") and node.attr.endswith("__") and node.attr not in ALLOWED_DUNDERS:
-        add("dunder", node, f"attribute {node.attr!r} is not allowed; dunder attributes are used for escapes")
-      elif node.attr in BANNED_ATTRIBUTES:
-        add("banned-attribute", node, f"`.{node.attr}` is not allowed in unit code (file, foreign-function "
-            "or host-callback API)")
-    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in REFLECTION_CALLS:
-      name_arg = node.args[1] if len(node.args) > 1 else None
-      if not (isinstance(name_arg, ast.Constant) and isinstance(name_arg.value, str)
-              and not name_arg.value.startswith("__")):
-        add("reflection", node, f"{node.func.id}() needs a constant, non-dunder attribute name; "
-            "write the attribute access directly")
+      _vet_attribute(node, parents, imports, add)
+  for name in sorted(set(imports) & bound):
+    findings.append(Finding("rebinding", fname, 0, f"{name!r} is imported and also assigned; give the "
+                            "variable another name"))
   findings.extend(_gau_format(tree, fname))
   return sorted(findings, key=lambda f: f.line)
 
 
+def _imports(tree: ast.Module, add) -> dict[str, _Import]:
+  """Names bound by allowed imports; refused imports become findings."""
+  imports: dict[str, _Import] = {}
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Import):
+      for alias in node.names:
+        if alias.name not in allowlist.MODULES:
+          add("import", node, f"import of {alias.name!r} is not allowed; unit code may import only "
+              f"{_module_list()}")
+        elif alias.asname:
+          imports[alias.asname] = _Import(alias.name, True)
+        else:
+          imports[alias.name.split(".")[0]] = _Import(alias.name.split(".")[0], True)
+    elif isinstance(node, ast.ImportFrom):
+      module = node.module or ""
+      if node.level:
+        add("import", node, "relative imports are not allowed; import from genesys_jax.gau instead")
+        continue
+      if module not in allowlist.MODULES:
+        add("import", node, f"import from {module!r} is not allowed; unit code may import only {_module_list()}")
+        continue
+      for alias in node.names:
+        if alias.name == "*":
+          add("import", node, "`import *` is not allowed; import the names you use")
+        elif not allowlist.attribute_allowed(module, alias.name):
+          add("attribute", node, f"`from {module} import {alias.name}` is not allowed: {alias.name} is not "
+              f"among the names units may use from {module}")
+        elif module != "__future__":
+          qualified = f"{module}.{alias.name}"
+          imports[alias.asname or alias.name] = _Import(qualified, qualified in allowlist.MODULES)
+  return imports
+
+
+def _module_list() -> str:
+  return ("jax (numpy, lax, nn, random, scipy, tree), flax.nnx, einops, math, numpy, functools, typing, "
+          "dataclasses and genesys_jax.gau")
+
+
+def _bound_names(tree: ast.Module) -> set[str]:
+  """Names the file binds itself (assignments, definitions, parameters, handlers), any scope."""
+  bound: set[str] = set()
+  for node in ast.walk(tree):
+    if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+      bound.add(node.id)
+    elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+      bound.add(node.name)
+    elif isinstance(node, ast.arg):
+      bound.add(node.arg)
+    elif isinstance(node, ast.ExceptHandler) and node.name:
+      bound.add(node.name)
+    elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+      bound.add(node.name)
+  return bound
+
+
+def _vet_name(node: ast.Name, parents, imports: dict[str, _Import], bound: set[str], add) -> None:
+  name = node.id
+  if name.startswith("__") and name.endswith("__"):
+    add("dunder", node, f"the name {name!r} is not allowed; dunder names are used for escapes")
+  elif name in imports:
+    parent = parents.get(node)
+    if imports[name].is_module and not (isinstance(parent, ast.Attribute) and parent.value is node):
+      add("module-value", node, f"the module {name!r} may only be used through its attributes "
+          f"({name}.something), not passed around or stored")
+  elif name not in bound and name not in allowlist.ALLOWED_BUILTINS:
+    add("name", node, f"{name!r} is not available in unit code: it is neither defined in the file, imported "
+        "from an allowed module nor an allowed builtin (no file, process, reflection or code access)")
+
+
+def _vet_attribute(node: ast.Attribute, parents, imports: dict[str, _Import], add) -> None:
+  attr = node.attr
+  if attr.startswith("__") and attr.endswith("__") and attr not in ALLOWED_DUNDERS:
+    add("dunder", node, f"attribute {attr!r} is not allowed; dunder attributes are used for escapes")
+    return
+  if attr in allowlist.OBJECT_ATTRIBUTES_DENIED:
+    add("attribute", node, f"`.{attr}` is not allowed in unit code (frames, code objects, format fields, "
+        "file or host-callback APIs)")
+    return
+  if attr.startswith("_") and not attr.startswith("__") and not _on_self(node):
+    add("attribute", node, f"the private attribute {attr!r} may be used only on self (self.{attr})")
+    return
+  parent = parents.get(node)
+  if isinstance(parent, ast.Attribute) and parent.value is node:
+    return  # vetted as part of the longer chain
+  root, attrs = _chain(node)
+  if not (isinstance(root, ast.Name) and root.id in imports):
+    return
+  imported = imports[root.id]
+  dotted = ".".join([root.id, *attrs])
+  if not isinstance(node.ctx, ast.Load):
+    add("read-only", node, f"`{dotted}` belongs to an imported module or object, which units may not "
+        "assign or delete")
+  if not imported.is_module:
+    return
+  reached, refused = allowlist.resolve(imported.qualified, attrs)
+  if refused is not None:
+    add("attribute", node, f"`{dotted}` is not allowed: {refused} is not among the names units may use "
+        f"from {reached}")
+  elif reached in allowlist.MODULES and not (isinstance(parent, ast.Attribute) and parent.value is node):
+    add("module-value", node, f"the module `{dotted}` may only be used through its attributes")
+
+
+def _chain(node: ast.AST) -> tuple[ast.AST, list[str]]:
+  """The root expression of an attribute chain and the attribute names after it, in order."""
+  attrs = []
+  while isinstance(node, ast.Attribute):
+    attrs.append(node.attr)
+    node = node.value
+  return node, attrs[::-1]
+
+
+def _on_self(node: ast.Attribute) -> bool:
+  value = node.value
+  return (isinstance(value, ast.Name) and value.id in ("self", "cls")) or (
+      isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "super")
+
+
 def _gau_format(tree: ast.Module, fname: str) -> list[Finding]:
-  """GAU rules: units subclass GAUBase alone, do not override __call__, call children as Y, Z = c(X, **Z)."""
+  """GAU rules: units subclass GAUBase alone, do not override __call__, call children as Y, Z = c(X, **Z).
+
+  Classes that do not subclass GAUBase are helpers (a dataclass, a NamedTuple, an nnx.Module layer).
+  """
   findings = []
   parents: dict[ast.AST, ast.AST] = {}
   for node in ast.walk(tree):
@@ -108,13 +209,13 @@ def _gau_format(tree: ast.Module, fname: str) -> list[Finding]:
       parents[child] = node
   units = 0
   for cls in [n for n in tree.body if isinstance(n, ast.ClassDef)]:
-    if not cls.bases:
-      continue
     base_names = [b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "?") for b in cls.bases]
+    if "GAUBase" not in base_names:
+      continue
     if base_names != ["GAUBase"]:
       findings.append(Finding("gau-format", fname, cls.lineno, f"class {cls.name} subclasses "
                               f"{', '.join(base_names)}; a unit subclasses GAUBase only (write helpers as "
-                              "functions or child units)"))
+                              "functions, helper classes or child units)"))
       continue
     units += 1
     methods = {f.name: f for f in cls.body if isinstance(f, ast.FunctionDef)}

@@ -9,7 +9,6 @@ dead workers are taken back, finished work is never redone.
 from __future__ import annotations
 
 import math
-import os
 import pathlib
 import signal
 import subprocess
@@ -24,6 +23,7 @@ from genesys_jax.agents.llm.costs import Ledger
 from genesys_jax.agents.llm.factory import make_client
 from genesys_jax.agents.settings import budget_cap
 from genesys_jax.check.dynamic import fingerprint
+from genesys_jax.check.sandbox import python_module, verifier_env
 from genesys_jax.evolve import designing, fitness, layout, selection
 from genesys_jax.evolve.leases import Heartbeat, is_dead, owner_name
 from genesys_jax.evolve.progress import Snapshot, status_line
@@ -187,15 +187,14 @@ class Controller:
       if self.stop.is_set():
         return
       self._verifiers[slot] = subprocess.Popen(
-          [sys.executable, "-m", "genesys_jax.evolve.worker", "--workdir", str(self.workdir), "--die_with_parent"],
+          python_module("genesys_jax.evolve.worker", "--workdir", str(self.workdir), "--die_with_parent"),
           env=self._verifier_env(slot))
 
   def _verifier_env(self, k: int) -> dict[str, str]:
-    """The environment of the verifier in slot `k`: the GPUs it owns, when the config splits them."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    if self.e.workers.visible_devices:
-      env["CUDA_VISIBLE_DEVICES"] = self.e.workers.visible_devices[k]
-    return env
+    """The environment of the verifier in slot `k` (allow-listed: no API keys or tokens): the GPUs it owns,
+    when the config splits them."""
+    devices = self.e.workers.visible_devices
+    return verifier_env({"CUDA_VISIBLE_DEVICES": devices[k]} if devices else None)
 
   # ---- what the run knows -----------------------------------------------------------------------
 

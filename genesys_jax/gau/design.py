@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import pathlib
+import sys
 import types
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
@@ -223,15 +224,18 @@ def _file_owner(design: Design, fname: str) -> str:
 def _exec_source(src: str, fname: str, design: str) -> dict[str, Any]:
   """Executes one unit file as a fresh module and returns its namespace."""
   try:
-    code = compile(src, fname, "exec")
+    code = compile(src, fname, "exec", dont_inherit=True)  # not this file's `from __future__` imports
   except SyntaxError as e:
     raise DesignError(f"{fname} line {e.lineno}: syntax error: {e.msg}", design=design) from e
   module = types.ModuleType(f"genesys_design.{pathlib.Path(fname).stem}")
   module.__file__ = fname
+  sys.modules[module.__name__] = module  # dataclasses look string annotations up in the defining module
   try:
     exec(code, module.__dict__)  # noqa: S102 - design code runs in the checker's sandbox when untrusted
   except Exception as e:
     raise DesignError(f"{fname} failed to import: {type(e).__name__}: {e}", design=design) from e
+  finally:
+    sys.modules.pop(module.__name__, None)
   return module.__dict__
 
 

@@ -40,7 +40,7 @@ def test_seeds_are_accepted(seed, tmp_path):
 
 
 @pytest.mark.parametrize("fname, stage, reason", [
-    ("writes_marker.py", "static_vetting", "line 6: 'open' is not allowed"),
+    ("writes_marker.py", "static_vetting", "line 6: 'open' is not available in unit code"),
     ("escapes_via_subclasses.py", "static_vetting", "dunder attributes are used for escapes"),
     ("syntax_error.py", "static_vetting", "line 5: syntax error"),
     ("wrong_shape.py", "forward", "output Y has shape (4, 64, 16) but input X has (4, 64, 32)"),

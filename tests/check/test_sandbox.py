@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from genesys_jax.check.sandbox import Limits, bubblewrap_works, run_sandboxed
+from genesys_jax.check.sandbox import Limits, bubblewrap_works, python_module, run_sandboxed, verifier_env
 
 needs_bwrap = pytest.mark.skipif(not bubblewrap_works(), reason="bubblewrap is not usable on this machine")
 
@@ -82,15 +82,96 @@ def test_no_network(tmp_path):
   assert "refused" in result.stdout
 
 
-@needs_bwrap
-def test_no_process_left_running(tmp_path):
-  tag = f"genesys-linger-{os.getpid()}-{time.time_ns()}"
+MODES = ["bubblewrap", "namespaces", "none"]
+
+
+def _available(mode: str) -> None:
+  if mode == "bubblewrap" and not bubblewrap_works():
+    pytest.skip("bubblewrap is not usable on this machine")
+  if mode == "namespaces" and os.geteuid() != 0:
+    pytest.skip("namespaces without bubblewrap need root")
+
+
+def _lingering(tag: str) -> str:
+  return subprocess.run(["pgrep", "-f", tag], capture_output=True, text=True).stdout.strip()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_no_process_left_running(tmp_path, mode):
+  _available(mode)
+  tag = f"299.{os.getpid()}{time.time_ns() % 10**6}"  # a unique `sleep` duration to look for
   result = _python(f"""
-      import subprocess
-      subprocess.Popen(['sh', '-c', 'exec -a {tag} sleep 300'], start_new_session=True)
+      import os, subprocess
+      subprocess.Popen(['sleep', '{tag}'], start_new_session=True)
+      if os.fork() == 0:  # a detached grandchild too
+          os.setsid()
+          subprocess.Popen(['sleep', '{tag}'])
+          os._exit(0)
       print('spawned')
-      """, tmp_path)
-  assert "spawned" in result.stdout
-  time.sleep(0.5)
-  found = subprocess.run(["pgrep", "-f", tag], capture_output=True, text=True)
-  assert found.stdout.strip() == "", f"a sandboxed process survived: {found.stdout}"
+      """, tmp_path, mode=mode)
+  assert "spawned" in result.stdout, result.stderr
+  assert _lingering(tag) == "", f"a sandboxed process survived in mode {mode}"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_timeout_with_a_detached_grandchild_holding_the_pipes(tmp_path, mode):
+  _available(mode)
+  tag = f"298.{os.getpid()}{time.time_ns() % 10**6}"
+  start = time.perf_counter()
+  result = _python(f"""
+      import os, subprocess
+      subprocess.Popen(['setsid', 'sleep', '{tag}'])  # inherits stdout and stderr
+      while True:
+          pass
+      """, tmp_path, limits=Limits(timeout_s=3), mode=mode)
+  assert result.limit_hit == "wall-clock timeout of 3 s"
+  assert time.perf_counter() - start < 20
+  assert _lingering(tag) == ""
+
+
+def test_results_come_on_their_own_channel_and_output_is_capped(tmp_path):
+  result = _python("""
+      import os, sys
+      fd = int(sys.argv[sys.argv.index('--result_fd') + 1])
+      os.write(fd, b'{"done": true}\\n')
+      sys.stdout.write('{"forged": true}\\n' * 2_000_000)
+      """, tmp_path, result_fd=True)
+  assert result.returncode == 0, result.stderr
+  assert result.results == b'{"done": true}\n'
+  assert len(result.stdout) <= 64 * 2**10
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_stdlib_names_in_the_workdir_shadow_nothing(tmp_path, mode):
+  _available(mode)
+  (tmp_path / "resource.py").write_text("raise SystemExit('shadowed')\n")
+  (tmp_path / "json.py").write_text("raise SystemExit('shadowed')\n")
+  result = run_sandboxed(python_module("json.tool", "--help"), str(tmp_path), mode=mode)
+  assert result.returncode == 0 and "shadowed" not in result.stderr, result.stderr
+
+
+@needs_bwrap
+def test_readonly_directory_cannot_be_written(tmp_path):
+  shared = tmp_path / "shared"
+  shared.mkdir()
+  (shared / "entry").write_text("trusted")
+  work = tmp_path / "work"
+  work.mkdir()
+  result = _python(f"""
+      try:
+          open({str(shared / 'entry')!r}, 'w').write('poisoned')
+      except OSError as e:
+          print('refused', type(e).__name__)
+      print(open({str(shared / 'entry')!r}).read())
+      """, work, readonly=[str(shared)])
+  assert "refused" in result.stdout and "trusted" in result.stdout
+  assert (shared / "entry").read_text() == "trusted"
+
+
+def test_verifier_env_holds_no_secret(monkeypatch):
+  for name in ("GEMINI_API_KEY", "OPENAI_API_KEY", "HF_TOKEN", "AWS_SECRET_ACCESS_KEY", "PGPASSWORD"):
+    monkeypatch.setenv(name, "secret-value")
+  monkeypatch.setenv("GENESYS_JAX_CACHE", "/somewhere")
+  env = verifier_env({"CUDA_VISIBLE_DEVICES": "1"})
+  assert "secret-value" not in env.values()
+  assert env["GENESYS_JAX_CACHE"] == "/somewhere" and env["CUDA_VISIBLE_DEVICES"] == "1"
