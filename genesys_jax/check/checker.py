@@ -19,7 +19,7 @@ from genesys_jax.check.report import Check, CheckReport
 from genesys_jax.check.sandbox import RESULT_CAP_BYTES, Limits, isolation, python_module, run_sandboxed
 from genesys_jax.gau.design import Design, load_design
 from genesys_jax.gau.errors import DesignError
-from genesys_jax.units.library import UNIT_FILES, unit_source
+from genesys_jax.units.library import is_library_code
 
 MESSAGE_CAP_BYTES = 256 * 2**10
 UNISOLATED = ("bubblewrap is not available on this machine, so agent-written code would run without "
@@ -61,7 +61,7 @@ def _check_files(name: str, files: dict[str, str], block_file: str | None, setti
   seconds = {"static_vetting": round(time.perf_counter() - start, 3)}
   if findings:
     return CheckReport(name, (vetting,), {}, (), seconds)
-  library = _is_library_code(files)
+  library = is_library_code(files)
   mode = isolation()
   if not library and mode != "bubblewrap" and not limits.allow_unisolated:
     return CheckReport(name, (vetting, Check("isolation", False, UNISOLATED)), {}, (), seconds)
@@ -109,12 +109,6 @@ def _check_files(name: str, files: dict[str, str], block_file: str | None, setti
     seconds[stage_name] = round(seconds.get(stage_name, 0.0) + t1 - t0, 3)
   seconds["sandbox_total"] = round(result.seconds, 2)
   return CheckReport(name, tuple(checks), figures, result.layers, seconds)
-
-
-def _is_library_code(files: dict[str, str]) -> bool:
-  """Whether every file is the library's own source (so its code is ours, not an agent's)."""
-  library = {unit_source(u) for u in UNIT_FILES}
-  return all(src in library for src in files.values())
 
 
 def _messages(data: bytes) -> Iterator[dict]:

@@ -44,11 +44,11 @@ _BOOT = ("import runpy, sys; sys.path.append(sys.argv[1]); module = sys.argv[2];
 class Limits:
   """Resource limits of one sandboxed run."""
 
-  timeout_s: float = 120.0
-  memory_bytes: int = 16 * 2**30   # address space; XLA reserves more than it touches
-  cpu_seconds: int = 600
-  max_processes: int = 4096        # threads count too (ignored for root)
-  max_file_bytes: int = 64 * 2**20
+  timeout_s: float | None = 120.0         # None: no wall-clock limit (training)
+  memory_bytes: int | None = 16 * 2**30   # address space; XLA reserves more than it touches
+  cpu_seconds: int | None = 600
+  max_processes: int | None = 4096        # threads count too (ignored for root)
+  max_file_bytes: int | None = 64 * 2**20
   allow_unisolated: bool = False   # run agent-written code even where bubblewrap is missing
 
 
@@ -148,7 +148,8 @@ def describe_isolation() -> str:
 def scrubbed_env(workdir: str, extra: dict[str, str] | None = None) -> dict[str, str]:
   """The environment of a sandboxed process: a few harmless variables, no secrets."""
   env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
-  env.update(HOME=workdir, TMPDIR=workdir, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1", **(extra or {}))
+  env.update(HOME=workdir, TMPDIR=workdir, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+  env.update(extra or {})
   return env
 
 
@@ -164,8 +165,9 @@ def run_sandboxed(argv: Sequence[str], workdir: str, limits: Limits = Limits(), 
   workdir = os.path.realpath(workdir)
   layers = ["scrubbed-env", "private-workdir", "isolated-interpreter", "rlimits", "subreaper-tree-kill",
             "timeout"]
-  spec: dict = {"rlimits": {"address_space": limits.memory_bytes, "cpu_seconds": limits.cpu_seconds,
-                            "max_processes": limits.max_processes, "max_file_bytes": limits.max_file_bytes}}
+  rlimits = {"address_space": limits.memory_bytes, "cpu_seconds": limits.cpu_seconds,
+             "max_processes": limits.max_processes, "max_file_bytes": limits.max_file_bytes}
+  spec: dict = {"rlimits": {k: v for k, v in rlimits.items() if v is not None}}
   read_end = write_end = None
   argv = list(argv)
   if result_fd:
@@ -255,11 +257,11 @@ def _limit_hit(returncode: int, stderr: str, timed_out: bool, limits: Limits) ->
   if returncode in (-signal.SIGXCPU, -signal.SIGKILL) and "MemoryError" not in stderr:
     return f"CPU time limit of {limits.cpu_seconds} s" if returncode == -signal.SIGXCPU else "killed (SIGKILL)"
   if returncode == -signal.SIGXFSZ or "File too large" in stderr:
-    return f"file size limit of {limits.max_file_bytes // 2**20} MiB"
+    return f"file size limit of {(limits.max_file_bytes or 0) // 2**20} MiB"
   memory_signs = ("MemoryError", "std::bad_alloc", "RESOURCE_EXHAUSTED", "Cannot allocate memory",
                   "Out of memory", "out of memory")
   if any(s in stderr for s in memory_signs):
-    return f"memory limit of {limits.memory_bytes / 2**30:g} GiB"
+    return f"memory limit of {(limits.memory_bytes or 0) / 2**30:g} GiB"
   if "Resource temporarily unavailable" in stderr or "can't start new thread" in stderr:
     return f"process limit of {limits.max_processes}"
   return None

@@ -15,7 +15,7 @@ import signal
 import subprocess
 import sys
 
-PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER = 1, 36
 CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWPID = 0x00020000, 0x40000000, 0x20000000
 CLONE_NEWIPC, CLONE_NEWUTS = 0x08000000, 0x04000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
@@ -77,6 +77,10 @@ def main(argv: list[str]) -> None:
     sys.exit("usage: python -I supervisor.py SPEC_JSON -- COMMAND...")
   spec = json.loads(spec_json)
   libc = _libc()
+  parent = os.getppid()
+  libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)  # the sandbox's owner died: stop (see `stop`)
+  if os.getppid() != parent:
+    sys.exit("supervisor: the sandbox's owner is gone")
   libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
   namespaces = spec.get("namespaces", False)
   flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
@@ -87,12 +91,12 @@ def main(argv: list[str]) -> None:
     resource.setrlimit(RLIMITS[name], (value, value))
   resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
-  def private_proc() -> None:  # in the child, the first process of the new PID namespace
-    if libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) != 0:
+  def in_child() -> None:  # dies with the supervisor; in a new PID namespace, mounts that namespace's /proc
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if namespaces and libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) != 0:
       os._exit(125)
 
-  child = subprocess.Popen(command, pass_fds=spec.get("pass_fds", ()),
-                           preexec_fn=private_proc if namespaces else None)
+  child = subprocess.Popen(command, pass_fds=spec.get("pass_fds", ()), preexec_fn=in_child)
 
   def stop(signum, frame):
     _kill_tree()

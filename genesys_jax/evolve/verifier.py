@@ -1,5 +1,6 @@
 """A verifier: a process that claims verification jobs from the store, trains and evaluates each
 design at its rung on the devices this process owns, and records the results with the job's close.
+The training itself runs in the sandbox (`verify.confined`): this process never imports design code.
 
 A job's lease is renewed by a heartbeat while it trains; when the process is stopped (SIGTERM, SIGINT)
 the verification checkpoints and the job goes back to the queue; when it is killed, the lease expires
@@ -18,7 +19,8 @@ from genesys_jax.evolve import layout
 from genesys_jax.evolve.leases import Heartbeat
 from genesys_jax.evolve.store import Job, SQLiteStore
 from genesys_jax.gau.design import load_design
-from genesys_jax.verify.run import run_directory, verify
+from genesys_jax.verify.confined import VerificationFailed, verify_confined
+from genesys_jax.verify.run import run_directory
 from genesys_jax.verify.train import StopFlag
 
 
@@ -39,10 +41,11 @@ def run_verify_job(job: Job, owner: str, store: SQLiteStore, workdir: pathlib.Pa
   with Heartbeat(lambda: store.renew(job.id, owner, w.lease_s), w.heartbeat_s) as heartbeat:
     lost_or_stopped = _Either(stop, heartbeat.lost)
     try:
-      design = load_design(workdir / row.path)
-      results = verify(design, rung, workdir / layout.VERIFY, verify_settings(config, rung), stop=lost_or_stopped)
+      design = load_design(workdir / row.path)  # reads text: the design's code runs only in the sandbox
+      results = verify_confined(design, workdir / row.path, rung, workdir / layout.VERIFY,
+                                verify_settings(config, rung), lambda: bool(lost_or_stopped), visible=workdir)
     except Exception as e:  # a design that crashes in training is a result, after max_attempts tries
-      message = f"{type(e).__name__}: {e}"
+      message = str(e) if isinstance(e, VerificationFailed) else f"{type(e).__name__}: {e}"
       if job.attempts < w.max_attempts:
         store.fail(job.id, owner, message + "\n" + traceback.format_exc(limit=5), w.max_attempts)
         return "failed"

@@ -1,6 +1,6 @@
 """The GAU design language: the public API unit code may import.
 
-Units import from here only (plus jax, flax.nnx, math, functools, typing, dataclasses, einops, numpy).
+Units import from here only (plus the modules and names `genesys_jax.check.allowlist` admits).
 """
 
 from genesys_jax.gau import ops

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.resources
+from collections.abc import Mapping
 
 from genesys_jax.gau.errors import DesignError
 
@@ -42,3 +43,9 @@ def unit_class(unit: str) -> type:
 def default_children(unit: str) -> dict[str, str]:
   """A library unit's slots and the unit each is filled with by default (its CHILDREN declarations)."""
   return {c.slot: c.unit for c in unit_class(unit).CHILDREN}
+
+
+def is_library_code(files: Mapping[str, str]) -> bool:
+  """Whether every source in `files` (name -> source) is a library unit's own (our code, not an agent's)."""
+  library = {unit_source(u) for u in UNIT_FILES}
+  return all(src in library for src in files.values())

@@ -1,0 +1,61 @@
+"""The sandboxed side of a verification: `python -m genesys_jax.verify.job REQUEST.json --result_fd N`.
+
+Loads the design (agent-written code runs only here), verifies it at its rung with `verify.run.verify`,
+and writes one JSON line to file descriptor N: `{"results": {...}}`, or `{"error": ..., "traceback": ...}`
+when the verification raised. It stops (checkpoint, status 'preempted') once the file named by the
+request's `stop_file` exists, a signal that crosses any sandbox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import traceback
+import warnings
+
+import ml_collections
+
+from genesys_jax.check.compilation_cache import use_compilation_cache
+from genesys_jax.gau.design import load_design
+from genesys_jax.verify.run import verify
+from genesys_jax.verify.train import StopFlag, stop_on_sigterm
+
+
+class FileStopFlag(StopFlag):
+  """Set by hand, by SIGTERM, or by the file at `path` appearing."""
+
+  def __init__(self, path: str):
+    super().__init__()
+    self._path = path
+
+  def __bool__(self) -> bool:
+    return super().__bool__() or os.path.exists(self._path)
+
+
+def main(request_path: str, result_fd: int) -> None:
+  channel = os.fdopen(result_fd, "w")  # opened before any unit code runs
+  request = json.loads(pathlib.Path(request_path).read_text())
+  use_compilation_cache(request["compilation_cache"])
+  if request["cache_read_only"]:  # bubblewrap mounts it read-only: JAX warns at every write
+    warnings.filterwarnings("ignore", message="Error writing persistent compilation cache")
+  stop = FileStopFlag(request["stop_file"])
+  try:
+    with stop_on_sigterm(stop):
+      design = load_design(request["design"])
+      results = verify(design, request["rung"], request["verify_root"],
+                       ml_collections.ConfigDict(request["settings"]), stop=stop)
+    message = {"results": results}
+  except Exception as e:  # reported to the trusted side, which retries or records it
+    message = {"error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc(limit=5)}
+  channel.write(json.dumps(message) + "\n")
+  channel.close()
+
+
+if __name__ == "__main__":
+  parser = argparse.ArgumentParser()
+  parser.add_argument("request")
+  parser.add_argument("--result_fd", type=int, required=True)
+  args = parser.parse_args()
+  main(args.request, args.result_fd)
