@@ -93,7 +93,8 @@ def isolation() -> str:
   return "none"
 
 
-def _bwrap_args(workdir: str, writable: Sequence[str] = (), readonly: Sequence[str] = ()) -> list[str]:
+def _bwrap_args(workdir: str, writable: Sequence[str] = (), readonly: Sequence[str] = (),
+                network: bool = False) -> list[str]:
   args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
   for pattern in ACCELERATOR_DEVICES:
     for path in glob.glob(pattern):
@@ -106,8 +107,8 @@ def _bwrap_args(workdir: str, writable: Sequence[str] = (), readonly: Sequence[s
     args += ["--bind", path, path]
   if workdir != "/":
     args += ["--bind", workdir, workdir, "--chdir", workdir]
-  return args + ["--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-                 "--die-with-parent", "--new-session", "--"]
+  return args + ([] if network else ["--unshare-net"]) + ["--unshare-pid", "--unshare-ipc", "--unshare-uts",
+                                                          "--die-with-parent", "--new-session", "--"]
 
 
 def _needed_under_tmp() -> list[str]:
@@ -116,8 +117,8 @@ def _needed_under_tmp() -> list[str]:
   return sorted(p for p in paths if p == "/tmp" or p.startswith("/tmp/"))
 
 
-TRUSTED_ENV_PREFIXES = ("GENESYS_JAX_", "JAX_", "XLA_", "TPU_", "CUDA_", "NCCL_", "NVIDIA_", "TF_CPP_",
-                        "TFDS_", "LD_LIBRARY_PATH", "HOME", "USER")
+TRUSTED_ENV_PREFIXES = ("GENESYS_JAX_", "JAX_", "XLA_", "TPU_", "MEGASCALE_", "CUDA_", "NCCL_", "NVIDIA_",
+                        "TF_CPP_", "TFDS_", "LD_LIBRARY_PATH", "HOME", "USER")
 SECRET_MARKERS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL", "AUTH")
 
 
@@ -155,12 +156,14 @@ def scrubbed_env(workdir: str, extra: dict[str, str] | None = None) -> dict[str,
 
 def run_sandboxed(argv: Sequence[str], workdir: str, limits: Limits = Limits(), mode: str | None = None,
                   writable: Sequence[str] = (), readonly: Sequence[str] = (), result_fd: bool = False,
-                  env: dict[str, str] | None = None) -> SandboxResult:
+                  env: dict[str, str] | None = None, network: bool = False, echo: bool = False) -> SandboxResult:
   """Runs `argv` confined to `workdir` under `limits`; never raises for what the child does.
 
   `mode` is the namespace isolation (`isolation()` when None; 'none' forces the layers below it only).
   `writable` directories stay writable and `readonly` ones visible read-only (bubblewrap only). With `result_fd`, the child's argv
   gets `--result_fd N` appended: the write end of a pipe whose contents come back as `results`.
+  `network` keeps the host's network (a multi-host job's coordinator); `echo` copies the child's output
+  to ours as it comes (a long training's progress).
   """
   workdir = os.path.realpath(workdir)
   layers = ["scrubbed-env", "private-workdir", "isolated-interpreter", "rlimits", "subreaper-tree-kill",
@@ -176,20 +179,21 @@ def run_sandboxed(argv: Sequence[str], workdir: str, limits: Limits = Limits(), 
     argv += ["--result_fd", str(write_end)]
   mode = mode or isolation()
   if mode == "namespaces":
-    spec["namespaces"] = True
-    layers.append("namespaces(no-network,pid,private-proc,ipc,uts)")
+    spec.update(namespaces=True, network=network)
+    layers.append(f"namespaces({'' if network else 'no-network,'}pid,private-proc,ipc,uts)")
   cmd = [sys.executable, "-I", SUPERVISOR, json.dumps(spec), "--", *argv]
   if mode == "bubblewrap":
     cmd = ["bwrap", *_bwrap_args(workdir, [os.path.realpath(w) for w in writable],
-                                 [os.path.realpath(r) for r in readonly]), *cmd]
-    layers.append("bubblewrap(no-network,private-tmp,read-only-root,pid-namespace)")
+                                 [os.path.realpath(r) for r in readonly], network), *cmd]
+    layers.append(f"bubblewrap({'' if network else 'no-network,'}private-tmp,read-only-root,pid-namespace)")
   start = time.perf_counter()
   proc = subprocess.Popen(cmd, cwd=workdir, env=scrubbed_env(workdir, env), stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
                           pass_fds=[write_end] if write_end is not None else ())
   if write_end is not None:
     os.close(write_end)
-  readers = [_CappedReader(proc.stdout, LOG_CAP_BYTES), _CappedReader(proc.stderr, LOG_CAP_BYTES)]
+  readers = [_CappedReader(proc.stdout, LOG_CAP_BYTES, echo=sys.stdout if echo else None),
+             _CappedReader(proc.stderr, LOG_CAP_BYTES, echo=sys.stderr if echo else None)]
   if read_end is not None:
     readers.append(_CappedReader(os.fdopen(read_end, "rb"), RESULT_CAP_BYTES, keep="head"))
   timed_out = False
@@ -227,11 +231,12 @@ def _kill_group(pgid: int) -> None:
 
 
 class _CappedReader(threading.Thread):
-  """Drains a stream in the background, keeping its first (`head`) or last (`tail`) `cap` bytes."""
+  """Drains a stream in the background, keeping its first (`head`) or last (`tail`) `cap` bytes (and
+  copying everything to `echo`, when given)."""
 
-  def __init__(self, stream, cap: int, keep: str = "tail"):
+  def __init__(self, stream, cap: int, keep: str = "tail", echo=None):
     super().__init__(daemon=True)
-    self.stream, self.cap, self.keep = stream, cap, keep
+    self.stream, self.cap, self.keep, self.echo = stream, cap, keep, echo
     self.buffer = bytearray()
     self.truncated = False
     self.start()
@@ -240,6 +245,9 @@ class _CappedReader(threading.Thread):
     with self.stream:
       while chunk := self.stream.read1(65536) if hasattr(self.stream, "read1") else self.stream.read(65536):
         self.buffer += chunk
+        if self.echo is not None:
+          self.echo.write(chunk.decode("utf-8", errors="replace"))
+          self.echo.flush()
         if len(self.buffer) > self.cap:
           self.truncated = True
           self.buffer = self.buffer[:self.cap] if self.keep == "head" else self.buffer[-self.cap:]

@@ -83,7 +83,7 @@ def main(argv: list[str]) -> None:
     sys.exit("supervisor: the sandbox's owner is gone")
   libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
   namespaces = spec.get("namespaces", False)
-  flags = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+  flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | (0 if spec.get("network") else CLONE_NEWNET)
   if namespaces and (libc.unshare(flags) != 0
                      or libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0):
     sys.exit(f"supervisor: entering namespaces failed (errno {ctypes.get_errno()})")

@@ -4,12 +4,14 @@
         [--config configs/default.py] [--config.verify.train.max_steps=20]
 
 Writes results JSON, TensorBoard logs and Orbax checkpoints under the workdir; run the same command
-again to resume after a crash or SIGTERM (exit code 143 after a SIGTERM checkpoint).
+again to resume after a crash or SIGTERM (exit code 143 after a SIGTERM checkpoint). The design's code
+runs only in the sandbox (`verify.confined`), which may write only its verification folder.
 """
 
 from __future__ import annotations
 
 import pathlib
+import tempfile
 from collections.abc import Sequence
 
 import ml_collections
@@ -17,7 +19,7 @@ from absl import flags
 from ml_collections import config_flags
 
 from genesys_jax import cli
-from genesys_jax.distributed import initialize_if_multi_host
+from genesys_jax.distributed import is_multi_host_launch
 from genesys_jax.gau.design import load_design
 from genesys_jax.gau.errors import DesignError
 from genesys_jax.gau.scales import SCALES
@@ -40,11 +42,6 @@ def _verify_section() -> ml_collections.ConfigDict:
   return config.verify
 
 
-def _progress(step: int, row: dict) -> None:
-  print(f"  step {step}: loss {row['loss']:.4f}, lr {row['learning_rate']:.2e}, "
-        f"{row['tokens_per_second']:,.0f} tokens/s, ETA {row['eta_seconds']:.0f} s", flush=True)
-
-
 def main(argv: Sequence[str]) -> int:
   del argv
   for holder in (_DESIGN, _SCALE, _WORKDIR):
@@ -57,22 +54,24 @@ def main(argv: Sequence[str]) -> int:
     design = load_design(_DESIGN.value)
   except DesignError as e:
     raise cli.UsageProblem(str(e)) from e
-  # Imported once the input is known to be good: training loads JAX, Orbax and grain, seconds that a
-  # mistyped flag should not wait for.
+  # Imported once the input is known to be good: the sandbox's side loads JAX and the verification
+  # engine, seconds that a mistyped flag should not wait for.
   # pylint: disable=import-outside-toplevel
-  from genesys_jax.verify.checkpoints import CheckpointError
-  from genesys_jax.verify.corpus import CorpusError
-  from genesys_jax.verify.run import run_directory, verify
+  from genesys_jax.verify.confined import VerificationFailed, verify_confined
+  from genesys_jax.verify.run import run_directory
   from genesys_jax.verify.train import StopFlag, stop_on_sigterm
   # pylint: enable=import-outside-toplevel
-  initialize_if_multi_host()
-  print(f"verifying {design.name} at {_SCALE.value} in {run_directory(_WORKDIR.value, design, _SCALE.value)}",
-        flush=True)
+  print(f"verifying {design.name} at {_SCALE.value} in {run_directory(_WORKDIR.value, design, _SCALE.value)} "
+        "(in the sandbox)", flush=True)
   try:
-    with stop_on_sigterm(StopFlag()) as stop:
-      result = verify(design, _SCALE.value, pathlib.Path(_WORKDIR.value), c, stop=stop, on_log=_progress)
-  except (ValueError, DesignError, CorpusError, CheckpointError, FileNotFoundError) as e:
-    raise cli.UsageProblem(str(e)) from e
+    with tempfile.TemporaryDirectory(prefix="genesys_verify_") as tmp, stop_on_sigterm(StopFlag()) as stop:
+      design_dir = design.save(pathlib.Path(tmp) / design.name)  # a block file becomes a design directory
+      result = verify_confined(design, design_dir, _SCALE.value, pathlib.Path(_WORKDIR.value), c,
+                               lambda: bool(stop), multi_host=is_multi_host_launch(), progress=True)
+  except VerificationFailed as e:
+    if e.usage:
+      raise cli.UsageProblem(str(e)) from e
+    raise
   print(_summary(result), flush=True)
   if result["status"] == "preempted":
     return PREEMPTED_EXIT_CODE

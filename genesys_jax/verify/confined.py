@@ -30,17 +30,23 @@ TRAINING_LIMITS = Limits(timeout_s=None, memory_bytes=None, cpu_seconds=None, ma
 
 
 class VerificationFailed(RuntimeError):
-  """The confined verification raised or died; the message says how."""
+  """The confined verification raised or died; the message says how, `usage` whether bad input did it."""
+
+  def __init__(self, message: str, trace: str = "", usage: bool = False):
+    super().__init__(message)
+    self.trace, self.usage = trace, usage
 
 
 def verify_confined(design: Design, design_dir: pathlib.Path, rung: str, verify_root: pathlib.Path,
                     c: ml_collections.ConfigDict, stop: Callable[[], bool],
-                    visible: pathlib.Path | None = None) -> dict:
+                    visible: pathlib.Path | None = None, multi_host: bool = False, progress: bool = False) -> dict:
   """`verify.run.verify` of `design` (saved at `design_dir`) in the sandbox; returns its results.
 
   `stop()` is polled; when it turns true the child checkpoints and returns 'preempted'. `visible` is a
-  directory the child may read (the run directory; default: the design's parent). Raises
-  VerificationFailed when the child raised or died.
+  directory the child may read (the run directory; default: the design's parent). `multi_host`: the
+  child joins the other hosts (`jax.distributed`), so it keeps the network; `progress`: it prints a line
+  per logged step. Raises VerificationFailed (`usage` set for bad settings or data) when the child
+  raised or died.
   """
   out = run_directory(verify_root, design, rung)
   out.mkdir(parents=True, exist_ok=True)
@@ -52,7 +58,7 @@ def verify_confined(design: Design, design_dir: pathlib.Path, rung: str, verify_
   (out / REQUEST_FILE).write_text(json.dumps({
       "design": str(design_dir.resolve()), "rung": rung, "verify_root": str(verify_root.resolve()),
       "settings": c.to_dict(), "compilation_cache": cache, "cache_read_only": not library,
-      "stop_file": str(stop_file.resolve())}))
+      "stop_file": str(stop_file.resolve()), "multi_host": multi_host, "progress": progress}))
   readable = [str((visible or design_dir.parent).resolve())] + _config_paths(c)
   done = threading.Event()
 
@@ -68,7 +74,8 @@ def verify_confined(design: Design, design_dir: pathlib.Path, rung: str, verify_
     result = run_sandboxed(python_module("genesys_jax.verify.job", str((out / REQUEST_FILE).resolve())),
                            str(out), TRAINING_LIMITS, mode=mode, writable=[str(out)] + ([shared] if library else []),
                            readonly=readable + ([] if library else [shared]), result_fd=True,
-                           env={**verifier_env(), "HOME": os.path.expanduser("~")})
+                           env={**verifier_env(), "HOME": os.path.expanduser("~")}, network=multi_host,
+                           echo=progress)
   finally:
     done.set()
     watcher.join()
@@ -81,7 +88,7 @@ def verify_confined(design: Design, design_dir: pathlib.Path, rung: str, verify_
   if isinstance(message, dict) and isinstance(message.get("results"), dict):
     return message["results"]
   if isinstance(message, dict) and isinstance(message.get("error"), str):
-    raise VerificationFailed(f"{message['error']}\n{message.get('traceback', '')}")
+    raise VerificationFailed(message["error"], message.get("traceback", ""), bool(message.get("usage")))
   tail = " | ".join(l for l in result.stderr.strip().splitlines()[-3:])[-600:]
   raise VerificationFailed(f"the verification process died (exit {result.returncode}"
                            f"{', ' + result.limit_hit if result.limit_hit else ''}): {tail or 'no error output'}")
