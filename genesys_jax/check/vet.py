@@ -158,9 +158,6 @@ def _vet_attribute(node: ast.Attribute, parents, imports: dict[str, _Import], ad
     add("attribute", node, f"`.{attr}` is not allowed in unit code (frames, code objects, format fields, "
         "file or host-callback APIs)")
     return
-  if attr.startswith("_") and not attr.startswith("__") and not _on_self(node):
-    add("attribute", node, f"the private attribute {attr!r} may be used only on self (self.{attr})")
-    return
   parent = parents.get(node)
   if isinstance(parent, ast.Attribute) and parent.value is node:
     return  # vetted as part of the longer chain
@@ -173,6 +170,9 @@ def _vet_attribute(node: ast.Attribute, parents, imports: dict[str, _Import], ad
     add("read-only", node, f"`{dotted}` belongs to an imported module or object, which units may not "
         "assign or delete")
   if not imported.is_module:
+    private = [a for a in attrs if a.startswith("_")]
+    if private:
+      add("attribute", node, f"`{dotted}` uses the private attribute {private[0]!r} of an imported object")
     return
   reached, refused = allowlist.resolve(imported.qualified, attrs)
   if refused is not None:
@@ -189,12 +189,6 @@ def _chain(node: ast.AST) -> tuple[ast.AST, list[str]]:
     attrs.append(node.attr)
     node = node.value
   return node, attrs[::-1]
-
-
-def _on_self(node: ast.Attribute) -> bool:
-  value = node.value
-  return (isinstance(value, ast.Name) and value.id in ("self", "cls")) or (
-      isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "super")
 
 
 def _gau_format(tree: ast.Module, fname: str) -> list[Finding]:

@@ -10,6 +10,7 @@ the code is untrusted) and validates the tree: declared slots filled, no cycles,
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import hashlib
 import json
@@ -297,21 +298,61 @@ def load_block_file(path: str | pathlib.Path) -> Design:
 
 
 def design_from_source(src: str, *, name: str, fname: str = "block.py") -> Design:
-  """A design from the source of a single block file with a module-level `ROOT`."""
-  namespace = _exec_source(src, fname, name)
-  root = namespace.get("ROOT")
-  if isinstance(root, type):
-    root = root.__name__
+  """A design from the source of a single block file with a module-level `ROOT`, read from its syntax
+  alone: none of its code runs (it may be an agent's, which runs only in the sandbox)."""
+  try:
+    tree = ast.parse(src, fname)
+  except SyntaxError as e:
+    raise DesignError(f"{fname} line {e.lineno}: syntax error: {e.msg}", design=name) from e
+  classes = {c.name: c for c in tree.body if isinstance(c, ast.ClassDef)}
+  gaus: dict[str, ast.ClassDef] = {}
+  while True:  # units: classes of this file that subclass GAUBase, directly or through another unit here
+    found = {n: c for n, c in classes.items() if n not in gaus
+             and any(_base_name(b) == "GAUBase" or _base_name(b) in gaus for b in c.bases)}
+    if not found:
+      break
+    gaus.update(found)
+  roots = [a.value for a in tree.body if isinstance(a, ast.Assign)
+           and any(isinstance(t, ast.Name) and t.id == "ROOT" for t in a.targets)]
+  root = roots[-1] if roots else None
+  root = root.id if isinstance(root, ast.Name) else getattr(root, "value", None)
   if not isinstance(root, str):
     raise DesignError(f"{fname} must set a module-level ROOT to the root unit class (or its name)",
                       design=name)
-  gaus = {n: c for n, c in namespace.items()
-          if isinstance(c, type) and issubclass(c, GAUBase) and c is not GAUBase and c.__module__ ==
-          f"genesys_design.{pathlib.Path(fname).stem}"}
   if root not in gaus:
     raise DesignError(f"ROOT {root!r} is not a GAU class defined in {fname}", design=name, unit=root)
-  units = {n: UnitSpec(file=fname, children={c.slot: c.unit for c in cls.CHILDREN})
-           for n, cls in gaus.items()}
+  units = {n: UnitSpec(file=fname, children=_declared_children(n, gaus, fname, name)) for n in gaus}
   design = Design(name=name, root=root, units=units, files={fname: src})
   reachable = design.reachable_units()
   return design.replace(units={n: units[n] for n in reachable})
+
+
+def _base_name(base: ast.expr) -> str | None:
+  return base.attr if isinstance(base, ast.Attribute) else getattr(base, "id", None)
+
+
+def _child_decl(call: ast.expr) -> tuple[str, str]:
+  """(slot, unit) of a literal `ChildDecl('slot', 'Unit', ...)` call; ValueError for anything else."""
+  if not (isinstance(call, ast.Call) and _base_name(call.func) == "ChildDecl"):
+    raise ValueError("not a ChildDecl call")
+  fields = dict(zip(("slot", "unit"), call.args[:2])) | {k.arg: k.value for k in call.keywords}
+  slot, unit = ast.literal_eval(fields["slot"]), ast.literal_eval(fields["unit"])
+  if not (isinstance(slot, str) and isinstance(unit, str)):
+    raise ValueError("slot and unit must be strings")
+  return slot, unit
+
+
+def _declared_children(unit: str, gaus: dict[str, ast.ClassDef], fname: str, design: str) -> dict[str, str]:
+  """slot -> unit of a class's literal `CHILDREN = (ChildDecl('slot', 'Unit'), ...)`, else its base's."""
+  cls = gaus[unit]
+  for stmt in cls.body:
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target] if isinstance(
+        stmt, ast.AnnAssign) else []
+    if any(isinstance(t, ast.Name) and t.id == "CHILDREN" for t in targets):
+      try:
+        return dict(_child_decl(call) for call in stmt.value.elts)
+      except (AttributeError, KeyError, ValueError, TypeError) as e:
+        raise DesignError(f"{fname}: {unit}.CHILDREN must be a literal tuple of ChildDecl('slot', 'Unit', ...) "
+                          "with the slot and unit as string constants", design=design, unit=unit) from e
+  bases = [_base_name(b) for b in cls.bases if _base_name(b) in gaus]
+  return _declared_children(bases[0], gaus, fname, design) if bases else {}
