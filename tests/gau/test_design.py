@@ -185,3 +185,51 @@ def test_constructor_errors_name_design_and_unit():
       file="gated_mlp.py", hparams={"no_such_option": 1})})
   with pytest.raises(DesignError, match="unit 'GatedMLP': constructor rejected hyperparameters"):
     bad.materialize().build_block(32, (0, 1), nnx.Rngs(0))
+
+
+HELPERS = '''from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax.numpy as jnp
+from genesys_jax.gau import GAUBase
+
+
+@dataclasses.dataclass(frozen=True)
+class Widths:
+  scale: float = 2.0
+
+
+class Pair(NamedTuple):
+  a: jnp.ndarray
+  b: jnp.ndarray
+
+
+class Scaled(GAUBase):
+  def _forward(self, X):
+    pair = Pair(X, X * Widths().scale)
+    return pair.b - pair.a
+
+
+ROOT = Scaled
+'''
+
+
+def test_block_with_dataclass_and_namedtuple_helpers_loads_and_runs(tmp_path):
+  """Annotated helper fields under `from __future__ import annotations` load (the file is a module of its
+  own while it runs), and reading a block file runs none of its code."""
+  path = tmp_path / "helpers.py"
+  path.write_text(HELPERS)
+  design = load_design(path)
+  assert list(design.units) == ["Scaled"]
+  block = design.materialize().build_block(8, (0, 1), nnx.Rngs(0))
+  x = jnp.ones((1, 3, 8))
+  assert jnp.allclose(block(x)[0], x)
+
+
+def test_reading_a_block_file_runs_none_of_its_code(tmp_path):
+  path = tmp_path / "loud.py"
+  path.write_text(HELPERS.replace("ROOT = Scaled", f"open({str(tmp_path / 'ran')!r}, 'w')\nROOT = Scaled"))
+  assert load_design(path).root == "Scaled"
+  assert not (tmp_path / "ran").exists()
