@@ -63,7 +63,7 @@ def _check_files(name: str, files: dict[str, str], block_file: str | None, setti
     return CheckReport(name, (vetting,), {}, (), seconds)
   library = is_library_code(files)
   mode = isolation()
-  if not library and mode != "bubblewrap" and not limits.allow_unisolated:
+  if not library and mode != "bubblewrap" and not limits.unisolated_allowed:
     return CheckReport(name, (vetting, Check("isolation", False, UNISOLATED)), {}, (), seconds)
   with tempfile.TemporaryDirectory(prefix="genesys_check_") as tmp:
     workdir = pathlib.Path(tmp)

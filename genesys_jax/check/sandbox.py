@@ -34,6 +34,7 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_
 SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "supervisor.py")
 ACCELERATOR_DEVICES = ("/dev/nvidia*", "/dev/accel*", "/dev/vfio")
 """Device nodes bound into a bubblewrap sandbox when present (GPUs, TPUs)."""
+ALLOW_UNISOLATED_ENV = "GENESYS_JAX_ALLOW_UNISOLATED"
 RESULT_CAP_BYTES = 4 * 2**20
 LOG_CAP_BYTES = 64 * 2**10
 _BOOT = ("import runpy, sys; sys.path.append(sys.argv[1]); module = sys.argv[2]; sys.argv = sys.argv[2:]; "
@@ -50,6 +51,11 @@ class Limits:
   max_processes: int | None = 4096        # threads count too (ignored for root)
   max_file_bytes: int | None = 64 * 2**20
   allow_unisolated: bool = False   # run agent-written code even where bubblewrap is missing
+
+  @property
+  def unisolated_allowed(self) -> bool:
+    """`allow_unisolated`, or the same choice made for every process by GENESYS_JAX_ALLOW_UNISOLATED=1."""
+    return self.allow_unisolated or os.environ.get(ALLOW_UNISOLATED_ENV) == "1"
 
 
 @dataclasses.dataclass(frozen=True)

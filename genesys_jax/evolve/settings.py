@@ -9,7 +9,7 @@ import ml_collections
 
 from genesys_jax.agents import settings as agents_settings
 from genesys_jax.agents.proposal import OPERATORS
-from genesys_jax.check.sandbox import isolation
+from genesys_jax.check.sandbox import Limits, isolation
 from genesys_jax.check.settings import settings_of
 from genesys_jax.gau.scales import LADDERS
 from genesys_jax.units.seeds import SEED_NAMES
@@ -113,8 +113,8 @@ def validate_run(config: ml_collections.ConfigDict) -> None:
   agents_settings.validate(config.agents)
   settings_of(config.check)
   verify_settings.validate(config.verify)
-  if config.agents.designer != "offline" and not config.check.get("allow_unisolated", False) and (
-      isolation() != "bubblewrap"):
+  allowed = Limits(allow_unisolated=config.check.get("allow_unisolated", False)).unisolated_allowed
+  if config.agents.designer != "offline" and not allowed and isolation() != "bubblewrap":
     raise ValueError("bubblewrap is not available on this machine, so LLM-written units would run without "
                      "namespace isolation; install it (apt-get install bubblewrap) or pass "
                      "--config.check.allow_unisolated=True")

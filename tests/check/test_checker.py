@@ -125,3 +125,33 @@ def test_cli_usage_errors(args, message):
   errors = [l for l in result.stderr.splitlines() if l.startswith("error:")]
   assert len(errors) == 1 and message in errors[0], result.stderr
   assert "Traceback" not in result.stderr
+
+
+def test_agent_code_without_bubblewrap_needs_allow_unisolated(monkeypatch):
+  from genesys_jax.check import checker  # pylint: disable=import-outside-toplevel
+  monkeypatch.delenv("GENESYS_JAX_ALLOW_UNISOLATED", raising=False)
+  monkeypatch.setattr(checker, "isolation", lambda: "none")
+  report = check(HOSTILE / "flipped_attention.py")
+  assert [c.name for c in report.checks] == ["static_vetting", "isolation"]
+  assert "allow_unisolated" in report.checks[-1].message and not report.ok
+
+
+def test_library_code_runs_without_bubblewrap(monkeypatch, tmp_path):
+  from genesys_jax.check import checker  # pylint: disable=import-outside-toplevel
+  monkeypatch.setattr(checker, "isolation", lambda: "none")
+  report = check(seed_design("gpt2").save(tmp_path / "gpt2"), settings=CheckSettings(train_steps=4))
+  assert report.ok, report.feedback()
+  assert not any("bubblewrap" in layer for layer in report.isolation)
+
+
+def test_a_run_with_an_llm_designer_refuses_to_start_without_isolation(monkeypatch):
+  from configs import default  # pylint: disable=import-outside-toplevel
+  from genesys_jax.evolve import settings  # pylint: disable=import-outside-toplevel
+  monkeypatch.setattr(settings, "isolation", lambda: "none")
+  monkeypatch.delenv("GENESYS_JAX_ALLOW_UNISOLATED", raising=False)
+  config = default.get_config()
+  config.agents.designer = "llm"
+  with pytest.raises(ValueError, match="allow_unisolated=True"):
+    settings.validate_run(config)
+  config.check.allow_unisolated = True
+  settings.validate_run(config)
