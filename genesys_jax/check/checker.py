@@ -66,23 +66,25 @@ def _check_files(name: str, files: dict[str, str], block_file: str | None, setti
   if not library and mode != "bubblewrap" and not limits.unisolated_allowed:
     return CheckReport(name, (vetting, Check("isolation", False, UNISOLATED)), {}, (), seconds)
   with tempfile.TemporaryDirectory(prefix="genesys_check_") as tmp:
-    workdir = pathlib.Path(tmp)
+    inputs, workdir = pathlib.Path(tmp) / "inputs", pathlib.Path(tmp) / "work"
+    workdir.mkdir()
     if design is not None:
-      design.save(workdir / "design")
-      target = "design"
+      design.save(inputs / "design")
+      target = inputs / "design"
     else:
-      (workdir / block_file).write_text(files[block_file])
-      target = block_file
+      inputs.mkdir()
+      (inputs / block_file).write_text(files[block_file])
+      target = inputs / block_file
     shared = str(compilation_cache_dir())
     # Only the library's own code may write the shared cache; other code reads it where bubblewrap can
     # make it read-only, and otherwise compiles into a private cache that is discarded with the workdir.
     cache = shared if library or mode == "bubblewrap" else str(workdir / "xla_cache")
-    (workdir / "request.json").write_text(json.dumps(
-        {"design": target, "settings": dataclasses.asdict(settings), "compilation_cache": cache,
+    (inputs / "request.json").write_text(json.dumps(
+        {"design": str(target), "settings": dataclasses.asdict(settings), "compilation_cache": cache,
          "cache_read_only": not library}))
-    result = run_sandboxed(python_module("genesys_jax.check.worker", "request.json"), str(workdir), limits,
-                           mode=mode, writable=[shared] if library else [], readonly=[] if library else [shared],
-                           result_fd=True)
+    result = run_sandboxed(python_module("genesys_jax.check.worker", str(inputs / "request.json")), str(workdir),
+                           limits, mode=mode, writable=[shared] if library else [],
+                           readonly=[str(inputs)] + ([] if library else [shared]), result_fd=True)
   checks, stages, finished = [vetting], [], False
   for msg in _messages(result.results):
     if "stage" in msg:

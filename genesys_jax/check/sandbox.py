@@ -50,6 +50,8 @@ class Limits:
   cpu_seconds: int | None = 600
   max_processes: int | None = 4096        # threads count too (ignored for root)
   max_file_bytes: int | None = 64 * 2**20
+  disk_bytes: int | None = 256 * 2**20    # all files together (bubblewrap: the workdir is then a
+                                          # private tmpfs of this size, its contents discarded)
   allow_unisolated: bool = False   # run agent-written code even where bubblewrap is missing
 
   @property
@@ -100,7 +102,7 @@ def isolation() -> str:
 
 
 def _bwrap_args(workdir: str, writable: Sequence[str] = (), readonly: Sequence[str] = (),
-                network: bool = False) -> list[str]:
+                network: bool = False, disk_bytes: int | None = None) -> list[str]:
   args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
   for pattern in ACCELERATOR_DEVICES:
     for path in glob.glob(pattern):
@@ -111,7 +113,9 @@ def _bwrap_args(workdir: str, writable: Sequence[str] = (), readonly: Sequence[s
     args += ["--ro-bind", path, path]
   for path in writable:
     args += ["--bind", path, path]
-  if workdir != "/":
+  if workdir != "/" and disk_bytes is not None:  # a fresh tmpfs of that size: the whole run's disk quota
+    args += ["--size", str(disk_bytes), "--tmpfs", workdir, "--chdir", workdir]
+  elif workdir != "/":
     args += ["--bind", workdir, workdir, "--chdir", workdir]
   return args + ([] if network else ["--unshare-net"]) + ["--unshare-pid", "--unshare-ipc", "--unshare-uts",
                                                           "--die-with-parent", "--new-session", "--"]
@@ -190,8 +194,9 @@ def run_sandboxed(argv: Sequence[str], workdir: str, limits: Limits = Limits(), 
   cmd = [sys.executable, "-I", SUPERVISOR, json.dumps(spec), "--", *argv]
   if mode == "bubblewrap":
     cmd = ["bwrap", *_bwrap_args(workdir, [os.path.realpath(w) for w in writable],
-                                 [os.path.realpath(r) for r in readonly], network), *cmd]
-    layers.append(f"bubblewrap({'' if network else 'no-network,'}private-tmp,read-only-root,pid-namespace)")
+                                 [os.path.realpath(r) for r in readonly], network, limits.disk_bytes), *cmd]
+    quota = f",disk-quota-{limits.disk_bytes // 2**20}MiB" if limits.disk_bytes is not None else ""
+    layers.append(f"bubblewrap({'' if network else 'no-network,'}private-tmp,read-only-root,pid-namespace{quota})")
   start = time.perf_counter()
   proc = subprocess.Popen(cmd, cwd=workdir, env=scrubbed_env(workdir, env), stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,

@@ -25,7 +25,7 @@ from genesys_jax.verify.run import run_directory
 
 STOP_FILE, REQUEST_FILE = "STOP", "job_request.json"
 TRAINING_LIMITS = Limits(timeout_s=None, memory_bytes=None, cpu_seconds=None, max_processes=None,
-                         max_file_bytes=None)
+                         max_file_bytes=None, disk_bytes=None)
 """Training runs as long and as large as its rung needs; the sandbox confines what it may touch."""
 
 

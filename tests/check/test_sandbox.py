@@ -175,3 +175,14 @@ def test_verifier_env_holds_no_secret(monkeypatch):
   env = verifier_env({"CUDA_VISIBLE_DEVICES": "1"})
   assert "secret-value" not in env.values()
   assert env["GENESYS_JAX_CACHE"] == "/somewhere" and env["CUDA_VISIBLE_DEVICES"] == "1"
+
+
+@needs_bwrap
+def test_disk_quota_covers_all_files_together(tmp_path):
+  result = _python("""
+      for i in range(4):
+          open(f'part{i}', 'wb').write(b'0' * 2**20)
+          print('wrote', i)
+      """, tmp_path, limits=Limits(disk_bytes=2 * 2**20, max_file_bytes=2 * 2**20))
+  assert result.returncode != 0 and "No space left on device" in result.stderr
+  assert "wrote 3" not in result.stdout and list(tmp_path.iterdir()) == []
