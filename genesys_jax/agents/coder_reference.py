@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from genesys_jax import gau
-from genesys_jax.check.dynamic import RATIO_LIMITS, TIME_REJECTS_ON, CheckSettings
+from genesys_jax.check.dynamic import FAMILY_LIMITS, RATIO_LIMITS, TIME_REJECTS_ON, CheckSettings
 from genesys_jax.check.sandbox import Limits
 from genesys_jax.gau import ops
 from genesys_jax.gau.base import GAUBase, _z_names
@@ -119,7 +119,8 @@ def rung_text(check: CheckSettings, rung: Scale, timeout_s: float = Limits.timeo
           "least one head).\n"
           f"- The whole check has a wall-clock limit of {timeout_s:g} s.\n"
           f"- Efficiency: {limits} of the GPT seed's training step reject (time only on "
-          f"{' and '.join(TIME_REJECTS_ON)}; on a CPU it is a warning).\n"
+          f"{' and '.join(TIME_REJECTS_ON)}; on a CPU it is a warning; memory or FLOPs over the limit still "
+          f"pass within {FAMILY_LIMITS['memory']:g}x of the seed the design descends from).\n"
           f"- Training starts at rung {rung.name}: context length {rung.seq_len}, embed_dim {rung.embed_dim}, "
           f"{rung.n_layers} layers, vocabulary {rung.vocab_size}; larger rungs follow for the best designs.")
 

@@ -26,10 +26,13 @@ from genesys_jax.gau.errors import DesignError
 from genesys_jax.gau.scales import get_scale
 from genesys_jax.gau.sizing import autosize
 from genesys_jax.units.library import UNIT_FILES, unit_source
-from genesys_jax.units.seeds import vanilla_gpt
+from genesys_jax.units.seeds import SEED_NAMES, seed_design, vanilla_gpt
 
 RATIO_LIMITS = {"time": (1.5, 3.0), "memory": (2.0, 4.0), "flops": (1.5, 3.0)}
 """(warn above, reject above) for the candidate's figure over the GPT seed's."""
+FAMILY_LIMITS = {"memory": 2.0, "flops": 2.0}
+"""A memory or FLOPs figure over the GPT limit rejects only if it is also this far over the seed the
+design descends from (`CheckSettings.family`): a Mamba2 child is judged against Mamba2 as well."""
 TIME_REJECTS_ON = ("gpu", "tpu")
 """Platforms whose time ratio can reject; elsewhere (a shared CPU) it only warns."""
 
@@ -46,6 +49,7 @@ class CheckSettings:
   jacobian_length: int = 12
   train_steps: int = 12
   seed: int = 0
+  family: str = ""  # the seed the design descends from ("" for none): a second reference for memory, FLOPs
 
 
 class Rejected(Exception):
@@ -212,20 +216,38 @@ def _effectiveness(md, config: ModelConfig, scale, settings: CheckSettings, done
             "memory": _ratio(cand.memory_bytes, gpt.memory_bytes),
             "flops": _ratio(cand.flops, gpt.flops)}
   platform = jax.default_backend()
+  family: dict[str, float | None] = {}
+  if settings.family in SEED_NAMES and any(
+      ratios[w] is not None and ratios[w] > RATIO_LIMITS[w][1] for w in FAMILY_LIMITS):  # only when it matters
+    family = _family_ratios(cand, settings, scale, batches[0])
   for what, ratio in ratios.items():
     warn, reject = RATIO_LIMITS[what]
     figs = {f"{what}_ratio": None if ratio is None else round(ratio, 3)}
     rejects = what != "time" or platform in TIME_REJECTS_ON
     if what == "time":
       figs.update(step_seconds=round(cand_s, 5), gpt_step_seconds=round(gpt_s, 5), time_platform=platform)
+    family_ratio = family.get(what)
+    within_family = family_ratio is not None and family_ratio <= FAMILY_LIMITS[what]
+    if family_ratio is not None:
+      figs.update({"family": settings.family, f"family_{what}_ratio": round(family_ratio, 3)})
     if ratio is None or ratio <= warn:
       done(Check(what, True, figures=figs))
     else:
       limit = f"limit {reject:g}x" if rejects else f"a warning only on {platform}, where the cores are shared"
+      beside = (f", {family_ratio:.2f}x its {settings.family} seed's (limit {FAMILY_LIMITS[what]:g}x"
+                f"{', so it passes' if within_family else ''})" if family_ratio is not None else "")
       message = (f"{what} per training step is {ratio:.2f}x the GPT seed's at the same scale "
-                 f"({limit}); use chunked or parallel forms instead of Python loops and avoid "
+                 f"({limit}){beside}; use chunked or parallel forms instead of Python loops and avoid "
                  "[length x length x features] intermediates")
-      done(Check(what, False, message, fatal=rejects and ratio > reject, figures=figs))
+      done(Check(what, False, message, fatal=rejects and ratio > reject and not within_family, figures=figs))
+
+
+def _family_ratios(cand: probes.CompiledStep, settings: CheckSettings, scale, batch) -> dict[str, float | None]:
+  """The candidate's memory and FLOPs over those of its family seed, sized to the same rung."""
+  md = seed_design(settings.family).materialize()
+  model = LanguageModel(md, autosize(md, scale).config, rngs=nnx.Rngs(settings.seed))
+  seed = probes.compile_train_step(model, scale.learning_rate, batch, probes.fast_compile_options())
+  return {"memory": _ratio(cand.memory_bytes, seed.memory_bytes), "flops": _ratio(cand.flops, seed.flops)}
 
 
 def _alternating_step_seconds(a: probes.CompiledStep, b: probes.CompiledStep, batches, rounds: int = 5,

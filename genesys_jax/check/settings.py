@@ -13,7 +13,8 @@ from genesys_jax.gau.scales import SCALES
 
 def check_config() -> ml_collections.ConfigDict:
   """The checker's defaults (`CheckSettings`) plus the sandbox's wall-clock limit."""
-  c = ml_collections.ConfigDict(dataclasses.asdict(CheckSettings()))
+  c = ml_collections.ConfigDict({k: v for k, v in dataclasses.asdict(CheckSettings()).items()
+                                 if k != "family"})  # per design, set by the evolution
   c.timeout_s = Limits.timeout_s
   c.allow_unisolated = Limits.allow_unisolated
   return c

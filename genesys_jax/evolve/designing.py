@@ -3,6 +3,7 @@ and the record of both in the store, together with the design's first verificati
 
 from __future__ import annotations
 
+import dataclasses
 import pathlib
 import time
 from collections.abc import Mapping, Sequence
@@ -65,6 +66,18 @@ def _offline_session(job: Job, config: ml_collections.ConfigDict, parents: Seque
     return None, str(err)
 
 
+def family_seed(rows: dict[int, DesignRow], parent_ids: list[int]) -> str:
+  """The seed a design descends from through its first parents ("" for a from-scratch design)."""
+  seen: set[int] = set()
+  while parent_ids and parent_ids[0] in rows and parent_ids[0] not in seen:
+    row = rows[parent_ids[0]]
+    if row.seed:
+      return row.name
+    seen.add(row.id)
+    parent_ids = list(row.parents)
+  return ""
+
+
 def run_design_job(job: Job, owner: str, store: SQLiteStore, workdir: pathlib.Path,
                    config: ml_collections.ConfigDict, client: LLMClient | None) -> int | None:
   """Runs the design session `job` describes and records it; returns the new design's id, if any."""
@@ -82,6 +95,7 @@ def run_design_job(job: Job, owner: str, store: SQLiteStore, workdir: pathlib.Pa
                         session_estimate_usd=store.session_estimate_usd())
     session_type = DirectSession if config.agents.designer == "direct" else DesignSession
     check_settings, limits = settings_of(config.check)
+    check_settings = dataclasses.replace(check_settings, family=family_seed(rows, job.payload["parents"]))
     session = session_type(client, KnowledgeEngine(), lambda d: check_design(d, check_settings, limits), flow, name,
                            on_call=lambda call: store.record_call(job.id, call.to_json()),
                            reference=coder_reference(check_settings, get_scale(config.evolve.rungs[0]), limits.timeout_s))
@@ -96,6 +110,7 @@ def run_design_job(job: Job, owner: str, store: SQLiteStore, workdir: pathlib.Pa
     path = layout.design_directory(design)
     design.save(workdir / path)
     check_settings, limits = settings_of(config.check)
+    check_settings = dataclasses.replace(check_settings, family=family_seed(rows, job.payload["parents"]))
     report = check_design(design, check_settings, limits).to_json()
     status = "implemented" if report["ok"] else "rejected"
     new = NewDesign(design.name, design.content_hash(), read_json(workdir / path / MANIFEST), path, operator=operator,

@@ -155,3 +155,27 @@ def test_a_run_with_an_llm_designer_refuses_to_start_without_isolation(monkeypat
     settings.validate_run(config)
   config.check.allow_unisolated = True
   settings.validate_run(config)
+
+
+@pytest.mark.parametrize("family, rejected", [("", True), ("mamba2", False)])
+def test_memory_over_the_gpt_limit_is_judged_against_the_family_seed_too(family, rejected, monkeypatch, tmp_path):
+  from genesys_jax.check import dynamic  # pylint: disable=import-outside-toplevel
+  monkeypatch.setitem(dynamic.RATIO_LIMITS, "memory", (1.2, 1.5))  # the Mamba2 seed uses ~2x GPT's memory
+  checks = []
+  dynamic.run_checks(str(seed_design("mamba2").save(tmp_path / "m")), CheckSettings(train_steps=4, family=family),
+                     checks.append)
+  (memory,) = [c for c in checks if c.name == "memory"]
+  assert not memory.ok and memory.fatal == rejected, memory.message
+  if family:
+    assert memory.figures["family_memory_ratio"] == 1.0 and "its mamba2 seed's" in memory.message
+
+
+def test_family_seed_follows_first_parents():
+  from genesys_jax.evolve.designing import family_seed  # pylint: disable=import-outside-toplevel
+  from genesys_jax.evolve.store import DesignRow  # pylint: disable=import-outside-toplevel
+  fields = {f: None for f in DesignRow.__dataclass_fields__}
+  row = lambda i, name, seed, parents: DesignRow(**{**fields, "id": i, "name": name, "seed": seed,
+                                                    "parents": parents})
+  rows = {1: row(1, "mamba2", True, ()), 2: row(2, "gpt2", True, ()), 3: row(3, "d1", False, (1, 2)),
+          4: row(4, "d2", False, (3,))}
+  assert family_seed(rows, [4]) == "mamba2" and family_seed(rows, [2, 3]) == "gpt2" and family_seed(rows, []) == ""
