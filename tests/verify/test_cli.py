@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 from genesys_jax.units.seeds import seed_design
@@ -94,3 +95,29 @@ def test_a_killed_run_resumes_to_the_same_end_and_curve(sig, uninterrupted, tmp_
   split = _history(tmp_path / "split")
   assert [r["step"] for r in split] == list(range(1, 61))
   assert [r["loss"] for r in split] == pytest.approx([r["loss"] for r in reference], rel=1e-6)
+
+
+def test_no_process_under_the_verifier_sees_the_api_keys(tmp_path):
+  """The design trains in the sandbox, whose environment is allow-listed: the CLI's secrets stay with it."""
+  design = seed_design("gpt2").save(tmp_path / "gpt2")
+  env = {**os.environ, "JAX_PLATFORMS": "cpu", "GEMINI_API_KEY": "key-0451", "HF_TOKEN": "token-0451"}
+  proc = subprocess.Popen(_cmd("--design", str(design), "--scale", "micro1", *SMALL, "--config.verify.train.max_steps=30",
+                               "--workdir", str(tmp_path / "w")), cwd=ROOT, env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  seen, leaked = set(), []
+  while proc.poll() is None:
+    try:
+      for child in psutil.Process(proc.pid).children(recursive=True):
+        try:
+          environ = child.environ()
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+          continue
+        seen.add(" ".join(child.cmdline()[:3]))
+        leaked += [child.cmdline()[:3] for v in environ.values() if "0451" in v]
+    except psutil.NoSuchProcess:
+      break
+    time.sleep(0.05)
+  out, err = proc.communicate()
+  assert proc.returncode == 0, err[-1500:]
+  assert any("job" in s or "supervisor" in s for s in seen) or any("bwrap" in s for s in seen), seen
+  assert leaked == []
