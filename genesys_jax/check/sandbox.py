@@ -170,8 +170,9 @@ def run_sandboxed(argv: Sequence[str], workdir: str, limits: Limits = Limits(), 
   """Runs `argv` confined to `workdir` under `limits`; never raises for what the child does.
 
   `mode` is the namespace isolation (`isolation()` when None; 'none' forces the layers below it only).
-  `writable` directories stay writable and `readonly` ones visible read-only (bubblewrap only). With `result_fd`, the child's argv
-  gets `--result_fd N` appended: the write end of a pipe whose contents come back as `results`.
+  `writable` directories stay writable and `readonly` ones visible read-only (bubblewrap only). With
+  `result_fd`, the child's argv gets `--result_fd N` appended: the write end of a pipe whose contents
+  come back as `results`.
   `network` keeps the host's network (a multi-host job's coordinator); `echo` copies the child's output
   to ours as it comes (a long training's progress).
   """

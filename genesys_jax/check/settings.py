@@ -27,4 +27,5 @@ def settings_of(c: ml_collections.ConfigDict) -> tuple[CheckSettings, Limits]:
   if c.timeout_s <= 0:
     raise ValueError("check.timeout_s must be positive")
   fields = {f.name for f in dataclasses.fields(CheckSettings)}
-  return CheckSettings(**{k: v for k, v in c.items() if k in fields}), Limits(timeout_s=c.timeout_s, allow_unisolated=c.allow_unisolated)
+  return (CheckSettings(**{k: v for k, v in c.items() if k in fields}),
+          Limits(timeout_s=c.timeout_s, allow_unisolated=c.allow_unisolated))

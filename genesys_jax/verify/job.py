@@ -2,8 +2,8 @@
 
 Loads the design (agent-written code runs only here), verifies it at its rung with `verify.run.verify`,
 and writes one JSON line to file descriptor N: `{"results": {...}}`, or `{"error": ..., "usage": bad
-input?, "traceback": ...}` when the verification raised. It stops (checkpoint, status 'preempted') once the file named by the
-request's `stop_file` exists, a signal that crosses any sandbox.
+input?, "traceback": ...}` when the verification raised. It stops (checkpoint, status 'preempted') once
+the file named by the request's `stop_file` exists, a signal that crosses any sandbox.
 """
 
 from __future__ import annotations

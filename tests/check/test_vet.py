@@ -88,7 +88,8 @@ def test_escapes_are_rejected(body, rule):
     "def outer(a):\n  def inner(b):\n    return a + b\n  return inner(1)",
     "import dataclasses\n@dataclasses.dataclass\nclass Cfg:\n  width: int = 4\n  heads: int = 2",
     "from typing import NamedTuple\nclass State(NamedTuple):\n  h: jax.Array\n  c: jax.Array",
-    "from flax import nnx\nclass Helper(nnx.Module):\n  def __init__(self, rngs):\n    self.w = nnx.Linear(2, 2, rngs=rngs)",
+    "from flax import nnx\nclass Helper(nnx.Module):\n  def __init__(self, rngs):\n"
+    "    self.w = nnx.Linear(2, 2, rngs=rngs)",
     "import functools\nf = functools.partial(jnp.einsum, 'ij,jk->ik')",
     "x = jnp.linalg.norm(jnp.ones(3)) + jax.nn.gelu(1.0) + jax.random.normal(jax.random.key(0), ())",
     "s = f'{1:>4}'\nprint(s)",

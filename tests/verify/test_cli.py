@@ -101,8 +101,8 @@ def test_no_process_under_the_verifier_sees_the_api_keys(tmp_path):
   """The design trains in the sandbox, whose environment is allow-listed: the CLI's secrets stay with it."""
   design = seed_design("gpt2").save(tmp_path / "gpt2")
   env = {**os.environ, "JAX_PLATFORMS": "cpu", "GEMINI_API_KEY": "key-0451", "HF_TOKEN": "token-0451"}
-  proc = subprocess.Popen(_cmd("--design", str(design), "--scale", "micro1", *SMALL, "--config.verify.train.max_steps=30",
-                               "--workdir", str(tmp_path / "w")), cwd=ROOT, env=env,
+  proc = subprocess.Popen(_cmd("--design", str(design), "--scale", "micro1", *SMALL,
+                               "--config.verify.train.max_steps=30", "--workdir", str(tmp_path / "w")), cwd=ROOT, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   seen, leaked = set(), []
   while proc.poll() is None:
