@@ -38,7 +38,16 @@ MODULES: dict[str, frozenset[str] | str] = {
     "flax.nnx": "*", "flax.nnx.initializers": "*",
     "einops": frozenset({"einsum", "pack", "parse_shape", "rearrange", "reduce", "repeat", "unpack"}),
     "math": "*",
-    "numpy": "*",
+    "numpy": frozenset({
+        "abs", "arange", "array", "asarray", "bool_", "ceil", "clip", "concatenate", "cumsum", "dtype", "e",
+        "exp", "eye", "finfo", "float16", "float32", "float64", "floor", "iinfo", "inf", "int8", "int16",
+        "int32", "int64", "isfinite", "linspace", "log", "log2", "maximum", "mean", "minimum", "nan",
+        "newaxis", "ones", "pi", "prod", "reshape", "sqrt", "stack", "sum", "transpose", "tril", "triu",
+        "uint8", "uint32", "where", "zeros", "sin", "cos", "tan", "tanh", "sinh", "cosh", "arcsin", "arccos",
+        "arctan", "power", "square", "log1p", "expm1", "exp2", "log10", "sign", "round", "full", "diag",
+        "outer", "einsum", "matmul", "dot", "amax", "amin", "argmax", "argmin", "max", "min", "std", "var",
+        "cumprod", "flip", "roll", "repeat", "tile", "expand_dims", "squeeze", "broadcast_to", "meshgrid",
+        "float_power", "sinc", "isnan", "logspace", "geomspace"}),
     "functools": frozenset({"partial", "reduce", "wraps"}),
     "typing": frozenset({"Any", "Callable", "Dict", "Iterable", "List", "Literal", "Mapping", "NamedTuple",
                          "Optional", "Sequence", "Tuple", "TypeVar", "Union"}),
@@ -56,15 +65,14 @@ MODULES: dict[str, frozenset[str] | str] = {
 EXCLUDED: dict[str, frozenset[str]] = {
     "jax.numpy": frozenset({"load", "save", "savez", "fromfile", "set_printoptions", "printoptions"}),
     "jax.lax": frozenset({"infeed", "outfeed"}),
-    "flax.nnx": frozenset({"display"}),
-    "numpy": frozenset({"DataSource", "load", "save", "savez", "savez_compressed", "savetxt", "loadtxt",
-                        "genfromtxt", "fromfile", "fromregex", "memmap", "info", "lookfor", "source",
-                        "show_config", "show_runtime", "get_include", "set_printoptions", "printoptions",
-                        "seterr", "seterrcall", "setbufsize", "frompyfunc", "vectorize", "recfromcsv",
-                        "recfromtxt", "from_dlpack"}),
-    "genesys_jax.gau.ops": frozenset(),
+    "jax.tree_util": frozenset({"default_registry"}),
+    "flax.nnx": frozenset({"display", "var_defaults", "logical_axis_rules"}),
 }
-"""Public attributes of a `"*"` module that units may not use anyway."""
+"""Public attributes of a `"*"` module that units may not use anyway (besides `GLOBAL_STATE_PREFIXES`)."""
+GLOBAL_STATE_PREFIXES = ("set_", "register_", "use_", "enable_", "disable_")
+"""Names in `"*"` modules that change process-wide state (flax's graph mode, pytree registries, ...)."""
+GLOBAL_STATE_SUFFIXES = ("_p",)
+"""jax.lax primitives: units need the functions, not the primitives whose implementations can be redefined."""
 
 OBJECT_ATTRIBUTES_DENIED = frozenset({
     # frames, code objects, generators and tracebacks lead to other modules' globals
@@ -73,10 +81,20 @@ OBJECT_ATTRIBUTES_DENIED = frozenset({
     "co_code", "co_consts", "co_names", "func_globals", "func_code", "im_func", "im_self", "mro",
     # format-string fields read attributes by name at run time
     "format", "format_map",
-    # array file and host APIs
-    "dump", "dumps", "tofile", "save", "load", "savez", "fromfile", "memmap",
-    "pure_callback", "io_callback", "callback", "host_callback", "debug_callback", "addressable_data",
+    # array file and host APIs, numpy's ctypes bridge
+    "dump", "dumps", "tofile", "save", "load", "savez", "fromfile", "memmap", "ctypes", "data_as", "shape_as",
+    "strides_as", "pure_callback", "io_callback", "callback", "host_callback", "debug_callback",
+    # the runtime behind arrays: clients, devices, buffers, every live array of the process
+    "addressable_data", "client", "devices", "device", "live_arrays", "live_buffers", "live_executables",
+    "unsafe_buffer_pointer", "addressable_shards", "addressable_memories", "delete",
+    # ahead-of-time compilation (compiler options write files) and traced programs (source tracebacks)
+    "lower", "trace", "compile", "compiler_ir", "runtime_executable", "jaxpr", "eqns", "source_info",
+    "traceback", "raw_frames", "as_python_traceback", "get_traceback", "traceback_from_frames",
+    # redefining primitives
+    "def_impl", "def_abstract_eval", "def_effectful_abstract_eval", "bind",
 })
+REFUSED_KEYWORDS = frozenset({"compiler_options"})
+"""Keyword arguments refused in any call (XLA options such as `xla_dump_to` write files)."""
 """Attribute names rejected on any object, whatever it is."""
 
 
@@ -94,8 +112,9 @@ def attribute_allowed(module_name: str, attr: str) -> bool:
   if isinstance(value, types.ModuleType) or qualified in MODULES:
     return qualified in MODULES and (allowed == "*" or attr in allowed)
   if allowed == "*":
-    return not attr.startswith("_") and attr not in EXCLUDED.get(module_name, ()) and hasattr(
-        module(module_name), attr)
+    return (not attr.startswith("_") and attr not in EXCLUDED.get(module_name, ())
+            and not attr.startswith(GLOBAL_STATE_PREFIXES) and not attr.endswith(GLOBAL_STATE_SUFFIXES)
+            and hasattr(module(module_name), attr))
   return attr in allowed
 
 

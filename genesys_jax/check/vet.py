@@ -16,6 +16,9 @@ from genesys_jax.check import allowlist
 
 ALLOWED_DUNDERS = frozenset({"__init__"})
 """The only dunder attribute a unit may name (`super().__init__(...)`)."""
+ALLOWED_DUNDER_METHODS = frozenset({"__init__", "__call__", "__post_init__"})
+"""Dunder methods a helper class may define (others hook into the interpreter: __del__, __exit__, ...)."""
+SELF_NAMES = ("self", "cls")
 _REFUSED_NODES = {
     ast.Yield: "generators are not allowed (their frames reach other modules); return lists or arrays",
     ast.YieldFrom: "generators are not allowed (their frames reach other modules); return lists or arrays",
@@ -60,6 +63,7 @@ def vet_source(src: str, fname: str) -> list[Finding]:
 
   imports = _imports(tree, add)
   bound = _bound_names(tree)
+  own = _own_private_names(tree)
   parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
   for node in ast.walk(tree):
     if type(node) in _REFUSED_NODES:
@@ -69,10 +73,20 @@ def vet_source(src: str, fname: str) -> list[Finding]:
     elif isinstance(node, ast.ClassDef) and node.keywords:
       add("construct", node, f"class {node.name} passes keywords ({node.keywords[0].arg}=...) to its "
           "class creation; metaclasses are not allowed")
+    elif isinstance(node, ast.FunctionDef) and _dunder(node.name) and node.name not in ALLOWED_DUNDER_METHODS:
+      add("dunder", node, f"defining {node.name} is not allowed; only {', '.join(sorted(ALLOWED_DUNDER_METHODS))}")
+    elif isinstance(node, ast.keyword) and node.arg and (node.arg in allowlist.REFUSED_KEYWORDS or _dunder(node.arg)):
+      add("keyword", node, f"the keyword argument {node.arg}= is not allowed in unit code")
     elif isinstance(node, ast.Name):
+      if node.id in SELF_NAMES and isinstance(node.ctx, ast.Store):
+        add("read-only", node, f"{node.id!r} may not be assigned")
       _vet_name(node, parents, imports, bound, add)
     elif isinstance(node, ast.Attribute):
-      _vet_attribute(node, parents, imports, add)
+      _vet_attribute(node, parents, imports, own, add)
+    elif isinstance(node, ast.Subscript) and not isinstance(node.ctx, ast.Load):
+      root, _ = _chain(node)
+      if isinstance(root, ast.Name) and root.id in imports:
+        add("read-only", node, f"items of the imported {root.id!r} may not be assigned or deleted")
   for name in sorted(set(imports) & bound):
     findings.append(Finding("rebinding", fname, 0, f"{name!r} is imported and also assigned; give the "
                             "variable another name"))
@@ -149,7 +163,7 @@ def _vet_name(node: ast.Name, parents, imports: dict[str, _Import], bound: set[s
         "from an allowed module nor an allowed builtin (no file, process, reflection or code access)")
 
 
-def _vet_attribute(node: ast.Attribute, parents, imports: dict[str, _Import], add) -> None:
+def _vet_attribute(node: ast.Attribute, parents, imports: dict[str, _Import], own: set[str], add) -> None:
   attr = node.attr
   if attr.startswith("__") and attr.endswith("__") and attr not in ALLOWED_DUNDERS:
     add("dunder", node, f"attribute {attr!r} is not allowed; dunder attributes are used for escapes")
@@ -158,10 +172,18 @@ def _vet_attribute(node: ast.Attribute, parents, imports: dict[str, _Import], ad
     add("attribute", node, f"`.{attr}` is not allowed in unit code (frames, code objects, format fields, "
         "file or host-callback APIs)")
     return
+  if attr.startswith("_") and not _dunder(attr) and attr not in own:
+    add("attribute", node, f"the private attribute {attr!r} is not one this file defines; private "
+        "attributes of other objects are internals (and lead out of the sandbox's rules)")
+    return
+  root, attrs = _chain(node)
+  if not isinstance(node.ctx, ast.Load) and not (isinstance(root, ast.Name) and root.id in SELF_NAMES):
+    add("read-only", node, f"only attributes of self may be assigned or deleted, not `.{attr}` of another "
+        "object")
+    return
   parent = parents.get(node)
   if isinstance(parent, ast.Attribute) and parent.value is node:
     return  # vetted as part of the longer chain
-  root, attrs = _chain(node)
   if not (isinstance(root, ast.Name) and root.id in imports):
     return
   imported = imports[root.id]
@@ -183,12 +205,30 @@ def _vet_attribute(node: ast.Attribute, parents, imports: dict[str, _Import], ad
 
 
 def _chain(node: ast.AST) -> tuple[ast.AST, list[str]]:
-  """The root expression of an attribute chain and the attribute names after it, in order."""
+  """The root expression of an attribute chain (through subscripts) and the attribute names after it."""
   attrs = []
-  while isinstance(node, ast.Attribute):
-    attrs.append(node.attr)
+  while isinstance(node, (ast.Attribute, ast.Subscript)):
+    if isinstance(node, ast.Attribute):
+      attrs.append(node.attr)
     node = node.value
   return node, attrs[::-1]
+
+
+def _dunder(name: str) -> bool:
+  return name.startswith("__") and name.endswith("__")
+
+
+def _own_private_names(tree: ast.Module) -> set[str]:
+  """Private names the file defines itself: methods, class attributes and `self._x = ...` assignments."""
+  own = set()
+  for node in ast.walk(tree):
+    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+      own.add(node.name)
+    elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+      own.add(node.id)
+    elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store):
+      own.add(node.attr)
+  return {n for n in own if n.startswith("_") and not _dunder(n)} | {"_forward"}
 
 
 def _gau_format(tree: ast.Module, fname: str) -> list[Finding]:
