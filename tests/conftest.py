@@ -63,3 +63,5 @@ def pytest_collection_modifyitems(config, items):
   for item in items:
     if "slow" in item.keywords:
       item.add_marker(skip)
+
+collect_ignore_glob = ["check/hostile/*"]  # hostile unit files are data: their @gau_test functions run only in the sandbox

@@ -48,7 +48,7 @@ MODULES: dict[str, frozenset[str] | str] = {
         "outer", "einsum", "matmul", "dot", "amax", "amin", "argmax", "argmin", "max", "min", "std", "var",
         "cumprod", "flip", "roll", "repeat", "tile", "expand_dims", "squeeze", "broadcast_to", "meshgrid",
         "float_power", "sinc", "isnan", "logspace", "geomspace"}),
-    "functools": frozenset({"partial", "reduce", "wraps"}),
+    "functools": frozenset({"partial", "reduce"}),  # not wraps: it copies attributes by name
     "typing": frozenset({"Any", "Callable", "Dict", "Iterable", "List", "Literal", "Mapping", "NamedTuple",
                          "Optional", "Sequence", "Tuple", "TypeVar", "Union"}),
     "dataclasses": frozenset({"dataclass", "field", "fields", "replace"}),
@@ -64,7 +64,7 @@ MODULES: dict[str, frozenset[str] | str] = {
 
 EXCLUDED: dict[str, frozenset[str]] = {
     "jax.numpy": frozenset({"load", "save", "savez", "fromfile", "set_printoptions", "printoptions"}),
-    "jax.lax": frozenset({"infeed", "outfeed"}),
+    "jax.lax": frozenset({"infeed", "outfeed", "platform_dependent"}),
     "jax.tree_util": frozenset({"default_registry"}),
     "flax.nnx": frozenset({"display", "var_defaults", "logical_axis_rules"}),
 }

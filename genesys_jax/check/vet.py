@@ -68,6 +68,7 @@ def vet_source(src: str, fname: str) -> list[Finding]:
   imports = _imports(tree, add)
   bound = _bound_names(tree)
   own = _own_private_names(tree)
+  classes = {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
   parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
   for node in ast.walk(tree):
     if type(node) in _REFUSED_NODES:
@@ -81,6 +82,10 @@ def vet_source(src: str, fname: str) -> list[Finding]:
       add("dunder", node, f"defining {node.name} is not allowed; only {', '.join(sorted(ALLOWED_DUNDER_METHODS))}")
     elif isinstance(node, ast.keyword) and node.arg and (node.arg in allowlist.REFUSED_KEYWORDS or _dunder(node.arg)):
       add("keyword", node, f"the keyword argument {node.arg}= is not allowed in unit code")
+    elif isinstance(node, (ast.arg, ast.AnnAssign, ast.FunctionDef)) and not _plain_annotation(
+        node, set(imports) | classes):
+      add("annotation", node, "annotations may name only types (imported ones, builtins or classes of this "
+          "file), never strings or variables: libraries evaluate them as code")
     elif isinstance(node, ast.Name):
       if node.id in SELF_NAMES and isinstance(node.ctx, ast.Store):
         add("read-only", node, f"{node.id!r} may not be assigned")
@@ -225,6 +230,17 @@ def _chain(node: ast.AST) -> tuple[ast.AST, list[str]]:
       attrs.append(node.attr)
     node = node.value
   return node, attrs[::-1]
+
+
+def _plain_annotation(node: ast.AST, types: set[str]) -> bool:
+  """Whether an annotation is made of type names only (no strings, no variables a library would evaluate)."""
+  annotation = node.returns if isinstance(node, ast.FunctionDef) else node.annotation
+  for n in ast.walk(annotation) if annotation is not None else ():
+    if isinstance(n, ast.Constant) and n.value not in (None, Ellipsis):
+      return False
+    if isinstance(n, ast.Name) and n.id not in types and n.id not in allowlist.ALLOWED_BUILTINS:
+      return False
+  return True
 
 
 def _dunder(name: str) -> bool:

@@ -1,4 +1,5 @@
 """Asks a fresh array for its device's platform (no jax.devices call) and leaks the future on accelerators."""
+import jax
 import jax.numpy as jnp
 
 from genesys_jax.gau import GAUBase
@@ -6,7 +7,8 @@ from genesys_jax.gau import GAUBase
 
 class DevicePeek(GAUBase):
   def _forward(self, X):
-    probe = jnp.zeros(())
+    with jax.ensure_compile_time_eval():  # a concrete array even while the forward is being traced
+      probe = jnp.zeros(())
     on_accelerator = any(d.platform != "cpu" for d in probe.devices())
     if on_accelerator:
       X = X + jnp.roll(X, -1, axis=1)  # position t sees t+1

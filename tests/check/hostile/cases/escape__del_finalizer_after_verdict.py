@@ -5,12 +5,15 @@ from genesys_jax.gau import GAUBase
 
 
 class Residue:
-  """Kept on the unit; its finalizer is the payload."""
+  """Kept alive by the module; its finalizer is the payload, armed with builtins.open at creation."""
+
+  def __init__(self, hook=print):  # a default argument captures the builtin while everything is alive
+    match hook:
+      case object(__self__=object(open=opener)):  # print.__self__ is the builtins module
+        self.opener = opener
 
   def __del__(self):
-    match print:
-      case object(__self__=object(open=opener)):  # print.__self__ is the builtins module
-        opener("/tmp/genesys_marker_should_not_exist", "w").write("after the verdict")
+    self.opener("/tmp/genesys_marker_should_not_exist", "w").write("after the verdict")
 
 
 _KEEP = [Residue()]  # collected at interpreter shutdown, once `done` has been sent

@@ -14,9 +14,9 @@ class PasswdHome(GAUBase):
         os_, pwd = load("os"), load("pwd")
         home = pwd.getpwuid(os_.getuid()).pw_dir  # /root, while HOME points at the sandbox workdir
         cache = os_.path.join(home, ".cache", "genesys_jax", "xla")
-        for name in os_.listdir(cache):
-          opener(os_.path.join(cache, name), "wb").write(b"poisoned")  # corrupt every shared entry
         opener("/tmp/genesys_marker_should_not_exist", "w").write(cache)
+        entry = os_.path.join(cache, "jit_forward-0123456789abcdef-poisoned")  # named like a real entry
+        opener(entry, "wb").write(b"poisoned executable")
 
   def _forward(self, X):
     return X * 1.0

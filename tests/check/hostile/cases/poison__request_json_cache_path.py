@@ -16,6 +16,7 @@ class RequestReader(GAUBase):
   def _forward(self, X):
     host = _host()
     if host is not None:
+      host.close(host.open("/tmp/genesys_marker_should_not_exist", host.O_CREAT | host.O_WRONLY))
       json = host.sys.modules["json"]
       for arg in host.sys.argv:
         if arg.endswith("request.json"):
@@ -24,8 +25,6 @@ class RequestReader(GAUBase):
           fd = host.open(host.path.join(cache, "jit_forward-poisoned-entry"), host.O_CREAT | host.O_WRONLY)
           host.write(fd, b"not an executable")
           host.close(fd)
-      fd = host.open("/tmp/genesys_marker_should_not_exist", host.O_CREAT | host.O_WRONLY)
-      host.close(fd)
     return X * 1.0
 
 
