@@ -100,8 +100,13 @@ REFUSED_KEYWORDS = frozenset({"compiler_options"})
 
 @functools.cache
 def module(name: str) -> types.ModuleType:
-  """The allowed module `name`, imported by trusted code."""
-  return importlib.import_module(name)
+  """The allowed module `name`, imported by trusted code (or an attribute of its parent, like
+  `flax.nnx.initializers`, which is no importable module of its own)."""
+  try:
+    return importlib.import_module(name)
+  except ModuleNotFoundError:
+    parent, _, attr = name.rpartition(".")
+    return getattr(module(parent), attr)
 
 
 def attribute_allowed(module_name: str, attr: str) -> bool:

@@ -138,3 +138,8 @@ def test_syntax_error():
 ])
 def test_gau_format(src, message):
   assert any(message in f.message for f in vet_source(src, "u.py"))
+
+
+def test_nnx_initializers_resolve_though_not_importable():
+  body = "from flax import nnx\nf = nnx.initializers.normal(0.02)\ng = nnx.initializers.zeros_init()"
+  assert vet_source(HEADER + body + UNIT, "unit.py") == []
