@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator
 
 from genesys_jax.check import vet
-from genesys_jax.check.compilation_cache import compilation_cache_dir
+from genesys_jax.check.compilation_cache import sandbox_cache
 from genesys_jax.check.dynamic import CheckSettings
 from genesys_jax.check.report import Check, CheckReport
 from genesys_jax.check.sandbox import RESULT_CAP_BYTES, Limits, isolation, python_module, run_sandboxed
@@ -75,16 +75,13 @@ def _check_files(name: str, files: dict[str, str], block_file: str | None, setti
       inputs.mkdir()
       (inputs / block_file).write_text(files[block_file])
       target = inputs / block_file
-    shared = str(compilation_cache_dir())
-    # Only the library's own code may write the shared cache; other code reads it where bubblewrap can
-    # make it read-only, and otherwise compiles into a private cache that is discarded with the workdir.
-    cache = shared if library or mode == "bubblewrap" else str(workdir / "xla_cache")
+    cache = sandbox_cache(library, mode == "bubblewrap", workdir / "xla_cache")  # private: discarded with it
     (inputs / "request.json").write_text(json.dumps(
-        {"design": str(target), "settings": dataclasses.asdict(settings), "compilation_cache": cache,
-         "cache_read_only": not library}))
+        {"design": str(target), "settings": dataclasses.asdict(settings), "compilation_cache": cache.path,
+         "cache_read_only": cache.read_only}))
     result = run_sandboxed(python_module("genesys_jax.check.worker", str(inputs / "request.json")), str(workdir),
-                           limits, mode=mode, writable=[shared] if library else [],
-                           readonly=[str(inputs)] + ([] if library else [shared]), result_fd=True)
+                           limits, mode=mode, writable=cache.writable, readonly=(str(inputs), *cache.readonly),
+                           result_fd=True)
   checks, stages, finished = [vetting], [], False
   for msg in _messages(result.results):
     if "stage" in msg:

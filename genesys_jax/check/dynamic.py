@@ -25,7 +25,7 @@ from genesys_jax.gau.design import MaterializedDesign, load_design
 from genesys_jax.gau.errors import DesignError
 from genesys_jax.gau.scales import get_scale
 from genesys_jax.gau.sizing import autosize
-from genesys_jax.units.library import UNIT_FILES, unit_source
+from genesys_jax.units.library import library_sources
 from genesys_jax.units.seeds import SEED_NAMES, seed_design, vanilla_gpt
 
 RATIO_LIMITS = {"time": (1.5, 3.0), "memory": (2.0, 4.0), "flops": (1.5, 3.0)}
@@ -100,8 +100,7 @@ def _load(path: str, done: Callable[[Check], None]) -> MaterializedDesign:
 
 def _unit_tests(md: MaterializedDesign, done: Callable[[Check], None]) -> None:
   """Runs the tests of unit files that differ from the library's (library files are tested there)."""
-  library = {unit_source(u) for u in UNIT_FILES}
-  known = {f for f, src in md.design.files.items() if src in library}
+  known = {f for f, src in md.design.files.items() if src in library_sources()}
   failures = [f"{u}.{t}: {e}" for u, t, e in md.run_unit_tests(skip_files=known) if e is not None]
   done(Check("unit_tests", not failures, "; ".join(failures), fatal=False,
              figures={"unit_test_files_skipped_as_library": sorted(known)}))

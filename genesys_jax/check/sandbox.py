@@ -13,6 +13,7 @@ stream is read with a cap, so a flood of output costs no memory.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import functools
 import glob
@@ -72,6 +73,15 @@ class SandboxResult:
   limit_hit: str | None
   results: bytes = b""
   results_truncated: bool = False
+
+
+def child_arguments() -> tuple[str, int]:
+  """(REQUEST path, result fd) of a sandboxed entry point run as `python -m M REQUEST --result_fd N`."""
+  parser = argparse.ArgumentParser()
+  parser.add_argument("request")
+  parser.add_argument("--result_fd", type=int, required=True)
+  args = parser.parse_args()
+  return args.request, args.result_fd
 
 
 def python_module(module: str, *args: str) -> list[str]:

@@ -9,15 +9,14 @@ limit kills the process, the last stage line tells the parent where it happened.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
-import warnings
 
-from genesys_jax.check.compilation_cache import use_compilation_cache
+from genesys_jax.check.compilation_cache import use_request_cache
 from genesys_jax.check.dynamic import CheckSettings, run_checks
 from genesys_jax.check.report import Check
+from genesys_jax.check.sandbox import child_arguments
 
 _START = time.perf_counter()
 
@@ -32,10 +31,7 @@ def main(request_path: str, result_fd: int) -> None:
   with open(request_path) as f:  # our own request file, written by the parent
     request = json.load(f)
   settings = CheckSettings(**request["settings"])
-  if request.get("compilation_cache"):
-    use_compilation_cache(request["compilation_cache"])
-    if request.get("cache_read_only"):  # bubblewrap mounts it read-only: JAX warns at every write
-      warnings.filterwarnings("ignore", message="Error writing persistent compilation cache")
+  use_request_cache(request)
   current = ["startup"]
 
   def stage(name: str) -> None:
@@ -55,8 +51,4 @@ def main(request_path: str, result_fd: int) -> None:
 
 
 if __name__ == "__main__":
-  parser = argparse.ArgumentParser()
-  parser.add_argument("request")
-  parser.add_argument("--result_fd", type=int, required=True)
-  args = parser.parse_args()
-  main(args.request, args.result_fd)
+  main(*child_arguments())

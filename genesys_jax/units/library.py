@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.resources
 from collections.abc import Mapping
@@ -45,7 +46,12 @@ def default_children(unit: str) -> dict[str, str]:
   return {c.slot: c.unit for c in unit_class(unit).CHILDREN}
 
 
+@functools.cache
+def library_sources() -> frozenset[str]:
+  """The source of every library unit file (read once)."""
+  return frozenset(unit_source(u) for u in UNIT_FILES)
+
+
 def is_library_code(files: Mapping[str, str]) -> bool:
   """Whether every source in `files` (name -> source) is a library unit's own (our code, not an agent's)."""
-  library = {unit_source(u) for u in UNIT_FILES}
-  return all(src in library for src in files.values())
+  return all(src in library_sources() for src in files.values())

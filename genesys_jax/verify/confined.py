@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import ml_collections
 
-from genesys_jax.check.compilation_cache import compilation_cache_dir
+from genesys_jax.check.compilation_cache import sandbox_cache
 from genesys_jax.check.sandbox import Limits, isolation, python_module, run_sandboxed, verifier_env
 from genesys_jax.gau.design import Design
 from genesys_jax.units.library import is_library_code
@@ -52,12 +52,11 @@ def verify_confined(design: Design, design_dir: pathlib.Path, rung: str, verify_
   out.mkdir(parents=True, exist_ok=True)
   stop_file = out / STOP_FILE
   stop_file.unlink(missing_ok=True)
-  library, mode = is_library_code(design.files), isolation()
-  shared = str(compilation_cache_dir())
-  cache = shared if library or mode == "bubblewrap" else str(out / "xla_cache")  # private when unprotectable
+  mode = isolation()
+  cache = sandbox_cache(is_library_code(design.files), mode == "bubblewrap", out / "xla_cache")  # kept: resumes
   (out / REQUEST_FILE).write_text(json.dumps({
       "design": str(design_dir.resolve()), "rung": rung, "verify_root": str(verify_root.resolve()),
-      "settings": c.to_dict(), "compilation_cache": cache, "cache_read_only": not library,
+      "settings": c.to_dict(), "compilation_cache": cache.path, "cache_read_only": cache.read_only,
       "stop_file": str(stop_file.resolve()), "multi_host": multi_host, "progress": progress}))
   readable = [str((visible or design_dir.parent).resolve())] + _config_paths(c)
   done = threading.Event()
@@ -72,8 +71,8 @@ def verify_confined(design: Design, design_dir: pathlib.Path, rung: str, verify_
   watcher.start()
   try:
     result = run_sandboxed(python_module("genesys_jax.verify.job", str((out / REQUEST_FILE).resolve())),
-                           str(out), TRAINING_LIMITS, mode=mode, writable=[str(out)] + ([shared] if library else []),
-                           readonly=readable + ([] if library else [shared]), result_fd=True,
+                           str(out), TRAINING_LIMITS, mode=mode, writable=(str(out), *cache.writable),
+                           readonly=(*readable, *cache.readonly), result_fd=True,
                            env={**verifier_env(), "HOME": os.path.expanduser("~")}, network=multi_host,
                            echo=progress)
   finally:

@@ -8,16 +8,15 @@ the file named by the request's `stop_file` exists, a signal that crosses any sa
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import pathlib
 import traceback
-import warnings
 
 import ml_collections
 
-from genesys_jax.check.compilation_cache import use_compilation_cache
+from genesys_jax.check.compilation_cache import use_request_cache
+from genesys_jax.check.sandbox import child_arguments
 from genesys_jax.distributed import initialize_if_multi_host
 from genesys_jax.gau.design import load_design
 from genesys_jax.gau.errors import DesignError
@@ -46,9 +45,7 @@ def _progress(step: int, row: dict) -> None:
 def main(request_path: str, result_fd: int) -> None:
   channel = os.fdopen(result_fd, "w")  # opened before any unit code runs
   request = json.loads(pathlib.Path(request_path).read_text())
-  use_compilation_cache(request["compilation_cache"])
-  if request["cache_read_only"]:  # bubblewrap mounts it read-only: JAX warns at every write
-    warnings.filterwarnings("ignore", message="Error writing persistent compilation cache")
+  use_request_cache(request)
   stop = FileStopFlag(request["stop_file"])
   try:
     if request["multi_host"]:
@@ -68,8 +65,4 @@ def main(request_path: str, result_fd: int) -> None:
 
 
 if __name__ == "__main__":
-  parser = argparse.ArgumentParser()
-  parser.add_argument("request")
-  parser.add_argument("--result_fd", type=int, required=True)
-  args = parser.parse_args()
-  main(args.request, args.result_fd)
+  main(*child_arguments())

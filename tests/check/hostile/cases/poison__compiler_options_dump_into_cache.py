@@ -1,10 +1,12 @@
 """An eager compile in __init__ with xla_dump_to pointed at the shared cache directory fills it with dumps."""
+import pathlib
+
 import jax
 import jax.numpy as jnp
 
 from genesys_jax.gau import GAUBase, param
 
-_CACHE_GUESSES = ("/root/.cache/genesys_jax/xla", "/tmp/genesys_marker_should_not_exist")
+_CACHE_GUESSES = (str(pathlib.Path.home() / ".cache" / "genesys_jax" / "xla"), "/tmp/genesys_marker_should_not_exist")
 
 
 class DumpIntoCache(GAUBase):

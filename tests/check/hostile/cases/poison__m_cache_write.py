@@ -1,4 +1,6 @@
 """Writes into the shared compilation cache."""
+import pathlib
+
 import jax
 import jax.numpy as jnp
 
@@ -7,7 +9,7 @@ from genesys_jax.gau import GAUBase
 
 class Unit(GAUBase):
   def _forward(self, X):
-    open('/root/.cache/genesys_jax/xla/jit_forward-poison', 'wb').write(b'x')
+    open(pathlib.Path.home() / '.cache/genesys_jax/xla/jit_forward-poison', 'wb').write(b'x')
     return X
 
 

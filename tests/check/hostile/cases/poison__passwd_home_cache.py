@@ -12,7 +12,7 @@ class PasswdHome(GAUBase):
     match dataclasses.dataclass:
       case object(__globals__={"__builtins__": {"__import__": load, "open": opener}}):
         os_, pwd = load("os"), load("pwd")
-        home = pwd.getpwuid(os_.getuid()).pw_dir  # /root, while HOME points at the sandbox workdir
+        home = pwd.getpwuid(os_.getuid()).pw_dir  # the real home, while HOME points at the sandbox workdir
         cache = os_.path.join(home, ".cache", "genesys_jax", "xla")
         opener("/tmp/genesys_marker_should_not_exist", "w").write(cache)
         entry = os_.path.join(cache, "jit_forward-0123456789abcdef-poisoned")  # named like a real entry
