@@ -105,15 +105,18 @@ def test_no_process_under_the_verifier_sees_the_api_keys(tmp_path):
                                "--config.verify.train.max_steps=30", "--workdir", str(tmp_path / "w")), cwd=ROOT, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   seen, leaked = set(), []
+  cli = psutil.Process(proc.pid).cmdline()
   while proc.poll() is None:
     try:
       for child in psutil.Process(proc.pid).children(recursive=True):
         try:
-          environ = child.environ()
+          environ, cmdline = child.environ(), child.cmdline()
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
           continue
-        seen.add(" ".join(child.cmdline()[:3]))
-        leaked += [child.cmdline()[:3] for v in environ.values() if "0451" in v]
+        if cmdline == cli:
+          continue  # forked by subprocess and not yet exec'd: still the CLI itself
+        seen.add(" ".join(cmdline[:3]))
+        leaked += [cmdline[:3] for v in environ.values() if "0451" in v]
     except psutil.NoSuchProcess:
       break
     time.sleep(0.05)
