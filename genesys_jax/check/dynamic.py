@@ -1,6 +1,9 @@
-"""The dynamic checks, run inside the sandbox on a design that passed static vetting.
+"""The dynamic checks, derived by the trusted side from the programs a design exported (`check.exports`).
 
-Stages run in order and stop at the first fatal failure; each emits a `Check` as soon as it is done.
+No unit code runs here: the forward, causality, gradient, parameter-count, training and efficiency
+checks and the fingerprint all run the design's exported StableHLO with this module's own code, in a
+process that never imported the unit (`check.prober`). Stages run in order and stop at the first fatal
+failure; each emits a `Check` as soon as it is done.
 Thresholds against the GPT seed follow the original system: time 3x (warn 1.5x), memory 4x (warn 2x),
 FLOPs 3x (warn 1.5x). FLOPs and memory are XLA's figures for the compiled step, the same on every machine;
 wall-clock time rejects only on accelerators: on a CPU the checker shares its cores with the run's
@@ -16,16 +19,17 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from flax import nnx
 
 from genesys_jax.check import probes
+from genesys_jax.check.exports import Program, export_module
 from genesys_jax.check.report import Check
 from genesys_jax.gau.composer import LanguageModel, ModelConfig
-from genesys_jax.gau.design import MaterializedDesign, load_design
+from genesys_jax.gau.design import MaterializedDesign
 from genesys_jax.gau.errors import DesignError
 from genesys_jax.gau.scales import get_scale
-from genesys_jax.gau.sizing import autosize
-from genesys_jax.units.library import library_sources
+from genesys_jax.gau.sizing import BAND_TOLERANCE, autosize, reference_params
 from genesys_jax.units.seeds import SEED_NAMES, seed_design, vanilla_gpt
 
 RATIO_LIMITS = {"time": (1.5, 3.0), "memory": (2.0, 4.0), "flops": (1.5, 3.0)}
@@ -52,108 +56,106 @@ class CheckSettings:
   family: str = ""  # the seed the design descends from ("" for none): a second reference for memory, FLOPs
 
 
+def program_inputs(settings: CheckSettings) -> dict[str, tuple[tuple[int | None, ...], str]]:
+  """The programs a design exports for the checks, each with its input's shape (None: the design's
+  choice, the sized width) and dtype (see `check.unit_stages`)."""
+  block = (1, settings.jacobian_length, settings.small_embed_dim)
+  return {"model": ((settings.batch, settings.length), "int32"), "block_f32": (block, "float32"),
+          "block_bf16": (block, "bfloat16"),
+          "block_print": ((2, get_scale(settings.scale).seq_len, settings.small_embed_dim), "float32")}
+
+
 class Rejected(Exception):
   """Stops the stages after a fatal check."""
 
 
-def run_checks(design_path: str, settings: CheckSettings, emit: Callable[[Check], None],
-               stage: Callable[[str], None] = lambda name: None) -> None:
-  """Runs every stage on the design at `design_path`, emitting checks; stops at the first fatal one."""
+def failure_text(e: BaseException) -> str:
+  """What an error raised while building or running a design says, with a hint for running out of memory."""
+  text = str(e) if isinstance(e, DesignError) else f"{type(e).__name__}: {e}"
+  hint = (" (out of memory under the sandbox's memory limit; allocate less)"
+          if isinstance(e, MemoryError) or "RESOURCE_EXHAUSTED" in text else "")
+  return f"{text[:600]}{hint}"
+
+
+def run_checks(programs: dict[str, Program], shape: dict, settings: CheckSettings, reference: Reference,
+               emit: Callable[[Check], None], stage: Callable[[str], None] = lambda name: None) -> None:
+  """Runs every stage on a design's exported programs, emitting checks; stops at the first fatal one.
+
+  `shape` is the sized model's `embed_dim` and `n_layers` as the design reported them (for messages);
+  `reference` is `prepare_reference(settings)`."""
   def done(check: Check) -> None:
     emit(check)
     if not check.ok and check.fatal:
       raise Rejected(check.name)
 
   try:
-    stage("load")
-    md = _load(design_path, done)
-    stage("unit_tests")
-    _unit_tests(md, done)
     scale = get_scale(settings.scale)
-    rung = ModelConfig.from_scale(scale)
+    vocab = ModelConfig.from_scale(scale).vocab_size
+    model = programs["model"]
+    where = f"at embed_dim {shape.get('embed_dim')} x {shape.get('n_layers')} layers"
     key = jax.random.key(settings.seed)
-    tokens = jax.random.randint(key, (settings.batch, settings.length), 0, rung.vocab_size)
+    tokens = jax.random.randint(key, (settings.batch, settings.length), 0, vocab)
     stage("forward")
-    small_model, forward = _forward(md, settings, rung, tokens, done)
+    forward = _forward(programs, tokens, vocab, where, done)
     stage("causality")
-    _causality(forward, md, settings, tokens, rung.vocab_size, done)
+    _causality(forward, programs, settings, tokens, vocab, done)
     stage("differentiability")
-    _gradients(small_model, tokens, done)
+    _gradients(model, forward, jax.random.randint(key, (settings.batch, settings.length + 1), 0, vocab), done)
     stage("parameter_band")
-    config = _band(md, scale, done)
+    _band(model, scale, shape, done)
     stage("compile")
-    _effectiveness(md, config, scale, settings, done, stage)
+    _effectiveness(model, scale, settings, reference, done, stage)
     stage("fingerprint")
-    done(Check("fingerprint", True, "", figures={"fingerprint": fingerprint(md, scale.seq_len)}))
+    done(Check("fingerprint", True, "", figures={"fingerprint": program_fingerprint(programs["block_print"])}))
   except Rejected:
     return
 
 
-def _load(path: str, done: Callable[[Check], None]) -> MaterializedDesign:
+def check_in_process(design_path: str, settings: CheckSettings, emit: Callable[[Check], None]) -> None:
+  """Exports and checks a design in this process: for trusted code (the library's seeds) and tests only."""
+  from genesys_jax.check.unit_stages import export_design  # pylint: disable=import-outside-toplevel
+  exported = export_design(design_path, settings, emit)
+  if exported is not None:
+    run_checks(*exported, settings, prepare_reference(settings), emit)
+
+
+def _model_forward(model: Program) -> Callable[[list, jax.Array], jax.Array]:
+  return jax.jit(model.exported.call, compiler_options=probes.fast_compile_options())
+
+
+def _forward(programs: dict[str, Program], tokens, vocab: int, where: str, done) -> Callable:
+  """Runs the model and the small block once; returns the model's jitted `(params, tokens) -> logits`."""
+  model, expected = programs["model"], tokens.shape + (vocab,)
+  if model.input.shape != tokens.shape or model.output.shape != expected:
+    done(Check("forward", False, f"{where}: the model maps {model.input.shape} tokens to logits of shape "
+               f"{model.output.shape}, not {expected}"))
+  forward = _model_forward(model)
+  x = jnp.zeros(programs["block_print"].input.shape, jnp.float32)
   try:
-    md = load_design(path).materialize()
-  except DesignError as e:
-    done(Check("load", False, str(e)))
-  done(Check("load", True))
-  return md
-
-
-def _unit_tests(md: MaterializedDesign, done: Callable[[Check], None]) -> None:
-  """Runs the tests of unit files that differ from the library's (library files are tested there)."""
-  known = {f for f, src in md.design.files.items() if src in library_sources()}
-  failures = [f"{u}.{t}: {e}" for u, t, e in md.run_unit_tests(skip_files=known) if e is not None]
-  done(Check("unit_tests", not failures, "; ".join(failures), fatal=False,
-             figures={"unit_test_files_skipped_as_library": sorted(known)}))
-
-
-def _band(md: MaterializedDesign, scale, done) -> ModelConfig:
-  try:
-    sized = autosize(md, scale)
-  except DesignError as e:
-    done(Check("parameter_band", False, f"{e.detail}; make the block's parameter count scale with "
-               "embed_dim like a Transformer block (about 12 * embed_dim^2)"))
-  done(Check("parameter_band", True, figures={
-      "params": sized.params, "reference_params": sized.reference, "ratio": round(sized.ratio, 4),
-      "embed_dim": sized.config.embed_dim, "n_layers": sized.config.n_layers}))
-  return sized.config
-
-
-def _forward(md, settings: CheckSettings, config: ModelConfig, tokens, done):
-  """Builds and runs the model at a small size (one block) and at the rung's GPT shape; returns the small
-  model (for the gradient stage) and the rung model's jitted forward (for the causality stage)."""
-  models = []
-  for cfg in (ModelConfig(settings.small_embed_dim, 1, config.vocab_size), config):
-    where = f"at embed_dim {cfg.embed_dim} x {cfg.n_layers} layers"
-    try:
-      models.append(LanguageModel(md, cfg, rngs=nnx.Rngs(settings.seed)))
-      forward = probes.jitted_forward(models[-1], probes.fast_compile_options())
-      logits = forward(tokens)
-    except Exception as e:  # unit code can fail in any way
-      text = str(e) if isinstance(e, DesignError) else f"{type(e).__name__}: {e}"
-      hint = (" (out of memory under the sandbox's memory limit; allocate less)"
-              if isinstance(e, MemoryError) or "RESOURCE_EXHAUSTED" in text else "")
-      done(Check("forward", False, f"{where}: {text[:600]}{hint}"))
-    if logits.shape != tokens.shape + (cfg.vocab_size,):
-      done(Check("forward", False, f"{where}: logits have shape {logits.shape}"))
-    if not bool(jnp.all(jnp.isfinite(logits))):
-      done(Check("forward", False, f"{where}: the output has NaN or Inf values at initialization; check "
+    outputs = {where: forward(model.params, tokens), "at the small width": programs["block_print"](x)}
+  except Exception as e:  # an XLA runtime error, e.g. out of memory
+    done(Check("forward", False, f"{where}: {failure_text(e)}"))
+  for place, out in outputs.items():
+    if not bool(jnp.all(jnp.isfinite(out))):
+      done(Check("forward", False, f"{place}: the output has NaN or Inf values at initialization; check "
                  "divisions, logs, square roots and exponentials for unguarded inputs"))
   done(Check("forward", True))
-  return models[0], forward
+  return forward
 
 
-def _causality(forward, md, settings: CheckSettings, tokens, vocab: int, done) -> None:
+def _causality(forward, programs: dict[str, Program], settings: CheckSettings, tokens, vocab: int, done) -> None:
   step = max(1, (settings.length - 1) // settings.causality_positions)
-  leaks = probes.causality_leaks(forward, tokens, range(0, settings.length - 1, step), vocab)
+  params = programs["model"].params
+  leaks = probes.causality_leaks(lambda t: forward(params, t), tokens, range(0, settings.length - 1, step), vocab)
   if leaks:
     done(Check("causality", False, f"outputs at positions {leaks[:5]} change when only later tokens change: "
                "the block reads the future. Mask attention scores with a lower-triangular mask, pad "
                "convolutions on the left only, and never pool or normalize over the length axis"))
-  block = md.build_block(settings.small_embed_dim, (0, 1), nnx.Rngs(settings.seed))
-  x = jax.random.normal(jax.random.key(settings.seed + 1), (1, settings.jacobian_length, settings.small_embed_dim))
+  x = jax.random.normal(jax.random.key(settings.seed + 1), programs["block_f32"].input.shape)
   pairs = []
-  for dtype in (jnp.float32, jnp.bfloat16):  # the accelerators train in bfloat16: a block must be causal there too
-    pairs = pairs or probes.jacobian_leaks(block, x.astype(dtype), probes.fast_compile_options())
+  for name in ("block_f32", "block_bf16"):  # the accelerators train in bfloat16: a block must be causal there too
+    block = programs[name]
+    pairs = pairs or probes.function_jacobian_leaks(block, x.astype(block.input.dtype), probes.fast_compile_options())
   if pairs:
     done(Check("causality", False, f"the Jacobian shows output t depending on input s > t for (t, s) in "
                f"{pairs[:5]}: a leak too small for the perturbation test, e.g. a mean or norm over the "
@@ -161,21 +163,22 @@ def _causality(forward, md, settings: CheckSettings, tokens, vocab: int, done) -
   done(Check("causality", True))
 
 
-def _gradients(model: LanguageModel, tokens, done) -> None:
-  report = probes.gradient_report(model, tokens, probes.fast_compile_options())
+def _next_token_loss(forward: Callable[[list, jax.Array], jax.Array]) -> Callable[[list, jax.Array], jax.Array]:
+  return lambda p, t: optax.softmax_cross_entropy_with_integer_labels(forward(p, t[:, :-1]), t[:, 1:]).mean()
+
+
+def _gradients(model: Program, forward, tokens, done) -> None:
+  report = probes.loss_gradient_report(_next_token_loss(model.exported.call), model.params, model.names, tokens,
+                                       probes.fast_compile_options())
   if report.nonfinite:
     done(Check("differentiability", False, f"non-finite gradients for {report.nonfinite[:5]}; guard "
                "divisions, logs and square roots (add eps) and clip exponents"))
-  graphdef, state = nnx.split(model)
-  forward = jax.jit(lambda s, t: nnx.merge(graphdef, s)(t), compiler_options=probes.fast_compile_options())
-  flat = {".".join(map(str, path)): (path, var) for path, var in nnx.to_flat_state(state)}
-  reference = forward(state, tokens) if report.zero else None
+  reference = forward(model.params, tokens[:, :-1]) if report.zero else None
   blocked = []
   for name in report.zero:  # a parameter with no gradient: unused, or used but cut off from the loss?
-    path, var = flat[name]
-    bumped = dict(v for v in flat.values())
-    bumped[path] = var.replace(var[...] + 1.0)
-    if not np.allclose(forward(nnx.from_flat_state(list(bumped.items())), tokens), reference):
+    i = model.names.index(name)
+    bumped = [p + 1.0 if j == i else p for j, p in enumerate(model.params)]
+    if not np.allclose(forward(bumped, tokens[:, :-1]), reference):
       blocked.append(name)
   if blocked:
     done(Check("differentiability", False, f"parameters {blocked[:5]} change the output but get no gradient; "
@@ -185,24 +188,63 @@ def _gradients(model: LanguageModel, tokens, done) -> None:
              if unused else "", figures={"unused_parameters": unused}))
 
 
-def _effectiveness(md, config: ModelConfig, scale, settings: CheckSettings, done, stage) -> None:
+def _band(model: Program, scale, shape: dict, done) -> None:
+  """The parameter count of the exported model (its floating-point inputs) against the GPT reference."""
+  params = sum(int(p.size) for p in model.params if np.issubdtype(p.dtype, np.floating))
+  reference = reference_params(scale)
+  ratio = params / reference
+  figures = {"params": params, "reference_params": reference, "ratio": round(ratio, 4),
+             "embed_dim": shape.get("embed_dim"), "n_layers": shape.get("n_layers")}
+  if abs(ratio - 1) > BAND_TOLERANCE:
+    done(Check("parameter_band", False, f"the sized model has {params:,} parameters, {ratio:.2f}x the GPT "
+               f"reference's {reference:,} (allowed: within {BAND_TOLERANCE:.0%}); make the block's parameter "
+               "count scale with embed_dim like a Transformer block (about 12 * embed_dim^2)", figures=figures))
+  done(Check("parameter_band", True, figures=figures))
+
+
+def reference_program(design: MaterializedDesign, config: ModelConfig, settings: CheckSettings) -> Program:
+  """A library design (the GPT reference, a family seed) at `config`, exported like a candidate."""
+  model = LanguageModel(design, config, rngs=nnx.Rngs(settings.seed))
+  tokens = jax.ShapeDtypeStruct((settings.batch, settings.length), jnp.int32)
+  return export_module(model, tokens, lambda m, t: m(t), vjp=True)
+
+
+def _train_step(program: Program, scale, batch) -> probes.CompiledStep:
+  return probes.compile_loss_step(_next_token_loss(program.exported.call), program.params, scale.learning_rate,
+                                  batch, probes.fast_compile_options())
+
+
+@dataclasses.dataclass
+class Reference:
+  """The GPT reference's compiled training step and losses on the check's batches: what every candidate's
+  training, time, memory and FLOPs are compared with (prepared before the candidate's programs arrive)."""
+
+  batches: list[jax.Array]
+  step: probes.CompiledStep
+  losses: list[float]
+
+
+def prepare_reference(settings: CheckSettings) -> Reference:
+  """Compiles and runs the GPT reference's training step at the check's scale and batches."""
+  scale = get_scale(settings.scale)
   key = jax.random.key(settings.seed + 2)
   batches = probes.text_batches(probes.library_text(), key, settings.train_steps, settings.batch, settings.length + 1)
-  runs = {}
-  for name, design in (("candidate", md), ("gpt", vanilla_gpt().materialize())):
-    cfg = config if name == "candidate" else ModelConfig.from_scale(scale)
-    model = LanguageModel(design, cfg, rngs=nnx.Rngs(settings.seed))
-    try:
-      compiled = probes.compile_train_step(model, scale.learning_rate, batches[0], probes.fast_compile_options())
-    except Exception as e:  # compile failures of unit code
-      done(Check("compile", False, f"the training step does not compile: {type(e).__name__}: {e}"))
-    losses, _ = compiled.time_steps(batches)
-    runs[name] = (compiled, losses)
-    if name == "candidate":
-      done(Check("compile", True, figures={"compile_seconds": round(compiled.compile_seconds, 2),
-                                           "memory_bytes": compiled.memory_bytes, "flops": compiled.flops}))
-      stage("training")
-  (cand, losses), (gpt, gpt_losses) = runs["candidate"], runs["gpt"]
+  step = _train_step(reference_program(vanilla_gpt().materialize(), ModelConfig.from_scale(scale), settings),
+                     scale, batches[0])
+  return Reference(batches, step, step.time_steps(batches)[0])
+
+
+def _effectiveness(model: Program, scale, settings: CheckSettings, reference: Reference, done, stage) -> None:
+  batches = reference.batches
+  try:
+    cand = _train_step(model, scale, batches[0])
+  except Exception as e:  # XLA refusing the program
+    done(Check("compile", False, f"the training step does not compile: {type(e).__name__}: {str(e)[:600]}"))
+  done(Check("compile", True, figures={"compile_seconds": round(cand.compile_seconds, 2),
+                                       "memory_bytes": cand.memory_bytes, "flops": cand.flops}))
+  stage("training")
+  losses, _ = cand.time_steps(batches)
+  gpt, gpt_losses = reference.step, reference.losses
   cand_s, gpt_s = _alternating_step_seconds(cand, gpt, batches)
   figures = {"losses": [round(x, 4) for x in losses], "gpt_losses": [round(x, 4) for x in gpt_losses]}
   if not all(np.isfinite(losses)) or max(losses) > 1e4:
@@ -220,7 +262,9 @@ def _effectiveness(md, config: ModelConfig, scale, settings: CheckSettings, done
   family: dict[str, float | None] = {}
   if settings.family in SEED_NAMES and any(
       ratios[w] is not None and ratios[w] > RATIO_LIMITS[w][1] for w in FAMILY_LIMITS):  # only when it matters
-    family = _family_ratios(cand, settings, scale, batches[0])
+    seed_md = seed_design(settings.family).materialize()
+    seed = _train_step(reference_program(seed_md, autosize(seed_md, scale).config, settings), scale, batches[0])
+    family = {"memory": _ratio(cand.memory_bytes, seed.memory_bytes), "flops": _ratio(cand.flops, seed.flops)}
   for what, ratio in ratios.items():
     warn, reject = RATIO_LIMITS[what]
     figs = {f"{what}_ratio": None if ratio is None else round(ratio, 3)}
@@ -243,14 +287,6 @@ def _effectiveness(md, config: ModelConfig, scale, settings: CheckSettings, done
       done(Check(what, False, message, fatal=rejects and ratio > reject and not within_family, figures=figs))
 
 
-def _family_ratios(cand: probes.CompiledStep, settings: CheckSettings, scale, batch) -> dict[str, float | None]:
-  """The candidate's memory and FLOPs over those of its family seed, sized to the same rung."""
-  md = seed_design(settings.family).materialize()
-  model = LanguageModel(md, autosize(md, scale).config, rngs=nnx.Rngs(settings.seed))
-  seed = probes.compile_train_step(model, scale.learning_rate, batch, probes.fast_compile_options())
-  return {"memory": _ratio(cand.memory_bytes, seed.memory_bytes), "flops": _ratio(cand.flops, seed.flops)}
-
-
 def _alternating_step_seconds(a: probes.CompiledStep, b: probes.CompiledStep, batches, rounds: int = 5,
                               steps: int = 4) -> tuple[float, float]:
   """Fastest step seconds of `a` and `b`, timed in alternating rounds so a change in the machine's load
@@ -266,15 +302,22 @@ def _ratio(a: float | None, b: float | None) -> float | None:
   return None if not a or not b else a / b
 
 
+def program_fingerprint(block: Program) -> str:
+  """A hash of an exported block's outputs on fixed inputs (its input shape) with its parameters."""
+  batch, length, embed_dim = block.input.shape
+  x = jax.random.normal(jax.random.key(0), (batch, length, embed_dim))
+  y = np.round(np.asarray(jax.jit(block.exported.call)(block.params, x), dtype=np.float64), 4) + 0.0  # folds -0.0
+  return hashlib.sha256(y.tobytes()).hexdigest()[:16]
+
+
 def fingerprint(md: MaterializedDesign, length: int, embed_dim: int = 32) -> str:
   """A hash of the block's outputs on fixed inputs with a fixed init: equal for equal functions.
 
-  `length` is the context the designs train on (the check rung's): blocks that differ only beyond it,
-  such as attention windows as long as the context, count as equal; a shorter probe would also merge
-  windows shorter than the context that do change the trained model.
+  Computed on the block's exported program, as the checker does, so a seed's fingerprint here equals the
+  one the checker reports for the same block. `length` is the context the designs train on (the check
+  rung's): blocks that differ only beyond it, such as attention windows as long as the context, count as
+  equal; a shorter probe would also merge windows shorter than the context that do change the trained model.
   """
-  graphdef, state = nnx.split(md.build_block(embed_dim, (0, 1), nnx.Rngs(0)))
-  x = jax.random.normal(jax.random.key(0), (2, length, embed_dim))
-  y_BxLxD = jax.jit(lambda s, v: nnx.merge(graphdef, s)(v)[0])(state, x)
-  y = np.round(np.asarray(y_BxLxD, dtype=np.float64), 4) + 0.0  # +0.0 folds -0.0 into 0.0
-  return hashlib.sha256(y.tobytes()).hexdigest()[:16]
+  block = md.build_block(embed_dim, (0, 1), nnx.Rngs(0))
+  x = jax.ShapeDtypeStruct((2, length, embed_dim), jnp.float32)
+  return program_fingerprint(export_module(block, x, lambda b, v: b(v)[0]))

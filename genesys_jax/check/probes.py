@@ -9,6 +9,7 @@ import dataclasses
 import importlib.resources
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -61,8 +62,26 @@ def jacobian_leaks(block: nnx.Module, x_BxLxD: jax.Array, compiler_options: dict
                    ) -> list[tuple[int, int]]:
   """(t, s) pairs with s > t where output t of `block` has a non-zero derivative in input s."""
   graphdef, state = nnx.split(block)
-  jac = jax.jit(jax.jacrev(lambda v: nnx.merge(graphdef, state)(v)[0]), compiler_options=compiler_options)(x_BxLxD)
-  influence_TxS = np.asarray(jnp.max(jnp.abs(jac), axis=(0, 2, 3, 5)))
+  return function_jacobian_leaks(lambda v: nnx.merge(graphdef, state)(v)[0], x_BxLxD, compiler_options)
+
+
+def function_jacobian_leaks(fn: Callable[[jax.Array], jax.Array], x_BxLxD: jax.Array,
+                            compiler_options: dict | None = None, seed: int = 0) -> list[tuple[int, int]]:
+  """(t, s) pairs with s > t where output t of `fn` (a block's `X -> Y`) has a non-zero derivative in input s.
+
+  One vector-Jacobian product per output position t, with a random cotangent on position t only: the
+  result at input s is non-zero exactly when some derivative of output t in input s is (a random
+  combination cancels with probability zero). Products are mapped sequentially, so `fn` needs no batching
+  rule (an exported program has none)."""
+  length = x_BxLxD.shape[1]
+  noise = jax.random.normal(jax.random.key(seed), (length,) + x_BxLxD.shape, x_BxLxD.dtype)
+  cotangents_TxBxLxD = noise * jax.nn.one_hot(jnp.arange(length), length, dtype=x_BxLxD.dtype)[:, None, :, None]
+
+  def influence(x, cotangents):
+    _, pullback = jax.vjp(fn, x)
+    return jax.lax.map(lambda ct: jnp.max(jnp.abs(pullback(ct)[0]), axis=(0, 2)), cotangents)
+
+  influence_TxS = np.asarray(jax.jit(influence, compiler_options=compiler_options)(x_BxLxD, cotangents_TxBxLxD))
   return [(int(t), int(s)) for t, s in np.argwhere(np.triu(influence_TxS, k=1) > 0)]
 
 
@@ -78,11 +97,19 @@ def gradient_report(model: LanguageModel, tokens_BxL: jax.Array, compiler_option
                     ) -> GradientReport:
   """Which parameters get no gradient (unused) or a non-finite one from the next-token loss."""
   graphdef, params, rest = nnx.split(model, nnx.Param, ...)
-  loss = lambda p, r, t: next_token_loss(nnx.merge(graphdef, p, r), t)
-  grads = jax.jit(jax.grad(loss), compiler_options=compiler_options)(params, rest, tokens_BxL)
+  with_paths = nnx.to_flat_state(params)
+  names = [".".join(map(str, path)) for path, _ in with_paths]
+  loss = lambda p, t: next_token_loss(nnx.merge(graphdef, nnx.from_flat_state(list(zip(
+      [path for path, _ in with_paths], p))), rest), t)
+  return loss_gradient_report(loss, [v for _, v in with_paths], names, tokens_BxL, compiler_options)
+
+
+def loss_gradient_report(loss: Callable[[list, jax.Array], jax.Array], params: list, names: Sequence[str],
+                         tokens_BxL: jax.Array, compiler_options: dict | None = None) -> GradientReport:
+  """Which of `params` (named `names`) get no gradient or a non-finite one from `loss(params, tokens)`."""
+  grads = jax.jit(jax.grad(loss), compiler_options=compiler_options)(params, tokens_BxL)
   nonfinite, zero = [], []
-  for path, g in nnx.to_flat_state(grads):
-    name = ".".join(map(str, path))
+  for name, g in zip(names, grads):
     value = np.asarray(g[...])
     if not np.all(np.isfinite(value)):
       nonfinite.append(name)
@@ -128,7 +155,7 @@ class CompiledStep:
   """A compiled AdamW training step with its state and XLA's figures for it."""
 
   step: jax.stages.Compiled
-  state: nnx.State
+  state: Any  # (parameters, optimizer state)
   compile_seconds: float
   memory_bytes: int | None
   flops: float | None
@@ -149,16 +176,24 @@ class CompiledStep:
 
 def compile_train_step(model: LanguageModel, learning_rate: float, tokens: jax.Array,
                        compiler_options: dict | None = None) -> CompiledStep:
-  """Lowers and compiles one AdamW step on batches shaped like `tokens`, reading memory and FLOPs."""
-  optimizer = nnx.Optimizer(model, optax.adamw(learning_rate), wrt=nnx.Param)
-  graphdef, state = nnx.split((model, optimizer))
+  """Lowers and compiles one AdamW step of `model`'s next-token loss on batches shaped like `tokens`."""
+  graphdef, params, rest = nnx.split(model, nnx.Param, ...)
+  return compile_loss_step(lambda p, t: next_token_loss(nnx.merge(graphdef, p, rest), t), params,
+                           learning_rate, tokens, compiler_options)
 
-  def step(state: nnx.State, tokens: jax.Array) -> tuple[nnx.State, jax.Array]:
-    m, opt = nnx.merge(graphdef, state)
-    loss, grads = nnx.value_and_grad(next_token_loss)(m, tokens)
-    opt.update(m, grads)
-    return nnx.state((m, opt)), loss
 
+def compile_loss_step(loss: Callable[[Any, jax.Array], jax.Array], params: Any, learning_rate: float,
+                      tokens: jax.Array, compiler_options: dict | None = None) -> CompiledStep:
+  """Lowers and compiles one AdamW step of `loss(params, tokens)`, reading XLA's memory and FLOPs."""
+  tx = optax.adamw(learning_rate)
+
+  def step(state, tokens: jax.Array):
+    p, opt_state = state
+    value, grads = jax.value_and_grad(loss)(p, tokens)
+    updates, opt_state = tx.update(grads, opt_state, p)
+    return (optax.apply_updates(p, updates), opt_state), value
+
+  state = (params, tx.init(params))
   start = time.perf_counter()
   compiled = jax.jit(step, donate_argnums=0).lower(state, tokens).compile(compiler_options)
   seconds = time.perf_counter() - start

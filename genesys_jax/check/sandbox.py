@@ -37,6 +37,7 @@ ACCELERATOR_DEVICES = ("/dev/nvidia*", "/dev/accel*", "/dev/vfio")
 """Device nodes bound into a bubblewrap sandbox when present (GPUs, TPUs)."""
 ALLOW_UNISOLATED_ENV = "GENESYS_JAX_ALLOW_UNISOLATED"
 RESULT_CAP_BYTES = 4 * 2**20
+DATA_CAP_BYTES = 2 * 2**30
 LOG_CAP_BYTES = 64 * 2**10
 _BOOT = ("import runpy, sys; sys.path.append(sys.argv[1]); module = sys.argv[2]; sys.argv = sys.argv[2:]; "
          "runpy.run_module(module, run_name='__main__', alter_sys=True)")
@@ -73,15 +74,17 @@ class SandboxResult:
   limit_hit: str | None
   results: bytes = b""
   results_truncated: bool = False
+  data_truncated: bool = False  # the data channel sent more than DATA_CAP_BYTES (or never closed)
 
 
-def child_arguments() -> tuple[str, int]:
-  """(REQUEST path, result fd) of a sandboxed entry point run as `python -m M REQUEST --result_fd N`."""
+def child_arguments() -> argparse.Namespace:
+  """`request`, `result_fd` and `data_fd` (None without one) of a sandboxed entry point run as
+  `python -m M REQUEST --result_fd N [--data_fd M]`."""
   parser = argparse.ArgumentParser()
   parser.add_argument("request")
   parser.add_argument("--result_fd", type=int, required=True)
-  args = parser.parse_args()
-  return args.request, args.result_fd
+  parser.add_argument("--data_fd", type=int, default=None)
+  return parser.parse_args()
 
 
 def python_module(module: str, *args: str) -> list[str]:
@@ -176,13 +179,16 @@ def scrubbed_env(workdir: str, extra: dict[str, str] | None = None) -> dict[str,
 
 def run_sandboxed(argv: Sequence[str], workdir: str, limits: Limits = Limits(), mode: str | None = None,
                   writable: Sequence[str] = (), readonly: Sequence[str] = (), result_fd: bool = False,
-                  env: dict[str, str] | None = None, network: bool = False, echo: bool = False) -> SandboxResult:
+                  env: dict[str, str] | None = None, network: bool = False, echo: bool = False,
+                  data_path: str | None = None) -> SandboxResult:
   """Runs `argv` confined to `workdir` under `limits`; never raises for what the child does.
 
   `mode` is the namespace isolation (`isolation()` when None; 'none' forces the layers below it only).
   `writable` directories stay writable and `readonly` ones visible read-only (bubblewrap only). With
   `result_fd`, the child's argv gets `--result_fd N` appended: the write end of a pipe whose contents
-  come back as `results`.
+  come back as `results`. With `data_path`, it also gets `--data_fd M`: a pipe whose contents this side
+  writes to `data_path` (up to `DATA_CAP_BYTES`; `data_truncated` if it sent more), so the child hands
+  over files without any host directory being writable to it.
   `network` keeps the host's network (a multi-host job's coordinator); `echo` copies the child's output
   to ours as it comes (a long training's progress).
   """
@@ -198,6 +204,11 @@ def run_sandboxed(argv: Sequence[str], workdir: str, limits: Limits = Limits(), 
     read_end, write_end = os.pipe()
     spec["pass_fds"] = [write_end]
     argv += ["--result_fd", str(write_end)]
+  data_read = data_write = None
+  if data_path is not None:
+    data_read, data_write = os.pipe()
+    spec.setdefault("pass_fds", []).append(data_write)
+    argv += ["--data_fd", str(data_write)]
   mode = mode or isolation()
   if mode == "namespaces":
     spec.update(namespaces=True, network=network)
@@ -211,13 +222,15 @@ def run_sandboxed(argv: Sequence[str], workdir: str, limits: Limits = Limits(), 
   start = time.perf_counter()
   proc = subprocess.Popen(cmd, cwd=workdir, env=scrubbed_env(workdir, env), stdin=subprocess.DEVNULL,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                          pass_fds=[write_end] if write_end is not None else ())
-  if write_end is not None:
-    os.close(write_end)
+                          pass_fds=[fd for fd in (write_end, data_write) if fd is not None])
+  for fd in (write_end, data_write):
+    if fd is not None:
+      os.close(fd)
   readers = [_CappedReader(proc.stdout, LOG_CAP_BYTES, echo=sys.stdout if echo else None),
              _CappedReader(proc.stderr, LOG_CAP_BYTES, echo=sys.stderr if echo else None)]
   if read_end is not None:
     readers.append(_CappedReader(os.fdopen(read_end, "rb"), RESULT_CAP_BYTES, keep="head"))
+  sink = _FileSink(os.fdopen(data_read, "rb"), data_path) if data_path is not None else None
   timed_out = False
   try:
     proc.wait(timeout=limits.timeout_s)
@@ -225,14 +238,15 @@ def run_sandboxed(argv: Sequence[str], workdir: str, limits: Limits = Limits(), 
     timed_out = True
     _stop(proc)
   _kill_group(proc.pid)  # anything the child left behind in its group
-  for reader in readers:
+  for reader in readers + ([sink] if sink else []):
     reader.join(timeout=10)
   seconds = time.perf_counter() - start
   stdout, stderr = readers[0].text(), readers[1].text()
   results = readers[2] if read_end is not None else None
   return SandboxResult(proc.returncode, stdout, stderr, seconds, tuple(layers),
                        _limit_hit(proc.returncode, stderr, timed_out, limits),
-                       results.data() if results else b"", bool(results and results.truncated))
+                       results.data() if results else b"", bool(results and results.truncated),
+                       bool(sink and (sink.truncated or sink.is_alive())))
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -279,6 +293,25 @@ class _CappedReader(threading.Thread):
 
   def text(self) -> str:
     return self.data().decode("utf-8", errors="replace")
+
+
+class _FileSink(threading.Thread):
+  """Copies a stream to a file in the background, stopping (and marking `truncated`) past DATA_CAP_BYTES."""
+
+  def __init__(self, stream, path: str):
+    super().__init__(daemon=True)
+    self.stream, self.path, self.truncated = stream, path, False
+    self.start()
+
+  def run(self) -> None:
+    written = 0
+    with self.stream, open(self.path, "wb") as out:
+      while chunk := self.stream.read1(2**20):
+        written += len(chunk)
+        if written > DATA_CAP_BYTES:
+          self.truncated = True
+          continue  # keep draining so the writer never blocks; the file is refused
+        out.write(chunk)
 
 
 def _limit_hit(returncode: int, stderr: str, timed_out: bool, limits: Limits) -> str | None:

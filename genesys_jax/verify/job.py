@@ -65,4 +65,5 @@ def main(request_path: str, result_fd: int) -> None:
 
 
 if __name__ == "__main__":
-  main(*child_arguments())
+  args = child_arguments()
+  main(args.request, args.result_fd)

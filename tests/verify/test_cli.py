@@ -101,11 +101,10 @@ def test_no_process_under_the_verifier_sees_the_api_keys(tmp_path):
   """The design trains in the sandbox, whose environment is allow-listed: the CLI's secrets stay with it."""
   design = seed_design("gpt2").save(tmp_path / "gpt2")
   env = {**os.environ, "JAX_PLATFORMS": "cpu", "GEMINI_API_KEY": "key-0451", "HF_TOKEN": "token-0451"}
-  proc = subprocess.Popen(_cmd("--design", str(design), "--scale", "micro1", *SMALL,
-                               "--config.verify.train.max_steps=30", "--workdir", str(tmp_path / "w")), cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  cli = _cmd("--design", str(design), "--scale", "micro1", *SMALL,
+             "--config.verify.train.max_steps=30", "--workdir", str(tmp_path / "w"))
+  proc = subprocess.Popen(cli, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
   seen, leaked = set(), []
-  cli = psutil.Process(proc.pid).cmdline()
   while proc.poll() is None:
     try:
       for child in psutil.Process(proc.pid).children(recursive=True):
@@ -114,7 +113,7 @@ def test_no_process_under_the_verifier_sees_the_api_keys(tmp_path):
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
           continue
         if cmdline == cli:
-          continue  # forked by subprocess and not yet exec'd: still the CLI itself
+          continue  # forked by subprocess and not yet exec'd: still the CLI itself (its argv, read after its own exec)
         seen.add(" ".join(cmdline[:3]))
         leaked += [cmdline[:3] for v in environ.values() if "0451" in v]
     except psutil.NoSuchProcess:
