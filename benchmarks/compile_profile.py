@@ -52,7 +52,7 @@ class Profile:
 
 def main() -> None:
   from genesys_jax.check.compilation_cache import use_compilation_cache
-  from genesys_jax.check.dynamic import CheckSettings, run_checks
+  from genesys_jax.check.dynamic import CheckSettings, check_in_process
   from genesys_jax.units.seeds import SEED_NAMES, seed_design
   from genesys_jax.verify.run import verify
   from genesys_jax.verify.settings import verify_config
@@ -69,8 +69,8 @@ def main() -> None:
       for name in args.seeds:
         path = seed_design(name).save(pathlib.Path(tmp) / f"{name}-{rounds}")
         failed = []
-        run_checks(str(path), CheckSettings(), lambda c: failed.append(c.name) if not c.ok and c.fatal else None,
-                   stage=lambda s, n=name: profile.enter(f"check:{s}"))
+        check_in_process(str(path), CheckSettings(), lambda c: failed.append(c.name) if not c.ok and c.fatal else None,
+                         stage=lambda s, n=name: profile.enter(f"check:{s}"))
         profile.enter("verify")
         c = verify_config()
         c.mesh.data = 1

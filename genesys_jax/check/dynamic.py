@@ -81,7 +81,8 @@ def run_checks(programs: dict[str, Program], shape: dict, settings: CheckSetting
                emit: Callable[[Check], None], stage: Callable[[str], None] = lambda name: None) -> None:
   """Runs every stage on a design's exported programs, emitting checks; stops at the first fatal one.
 
-  `shape` is the sized model's `embed_dim` and `n_layers` as the design reported them (for messages);
+  `shape` is the sized model's `embed_dim` and `n_layers` as the design reported them, and `sizing`,
+  why it could not be sized, if so (all for messages only);
   `reference` is `prepare_reference(settings)`."""
   def done(check: Check) -> None:
     emit(check)
@@ -111,12 +112,16 @@ def run_checks(programs: dict[str, Program], shape: dict, settings: CheckSetting
     return
 
 
-def check_in_process(design_path: str, settings: CheckSettings, emit: Callable[[Check], None]) -> None:
-  """Exports and checks a design in this process: for trusted code (the library's seeds) and tests only."""
+def check_in_process(design_path: str, settings: CheckSettings, emit: Callable[[Check], None],
+                     stage: Callable[[str], None] = lambda name: None) -> None:
+  """Exports and checks a design in this process: for trusted code (the library's seeds), tests and
+  benchmarks only; agent-written code goes through `checker.check`."""
   from genesys_jax.check.unit_stages import export_design  # pylint: disable=import-outside-toplevel
-  exported = export_design(design_path, settings, emit)
+  stage("reference")
+  reference = prepare_reference(settings)
+  exported = export_design(design_path, settings, emit, stage)
   if exported is not None:
-    run_checks(*exported, settings, prepare_reference(settings), emit)
+    run_checks(*exported, settings, reference, emit, stage)
 
 
 def _model_forward(model: Program) -> Callable[[list, jax.Array], jax.Array]:
@@ -196,7 +201,8 @@ def _band(model: Program, scale, shape: dict, done) -> None:
   figures = {"params": params, "reference_params": reference, "ratio": round(ratio, 4),
              "embed_dim": shape.get("embed_dim"), "n_layers": shape.get("n_layers")}
   if abs(ratio - 1) > BAND_TOLERANCE:
-    done(Check("parameter_band", False, f"the sized model has {params:,} parameters, {ratio:.2f}x the GPT "
+    tried = f"{shape['sizing'][:600]}; " if shape.get("sizing") else ""
+    done(Check("parameter_band", False, f"{tried}the model has {params:,} parameters, {ratio:.2f}x the GPT "
                f"reference's {reference:,} (allowed: within {BAND_TOLERANCE:.0%}); make the block's parameter "
                "count scale with embed_dim like a Transformer block (about 12 * embed_dim^2)", figures=figures))
   done(Check("parameter_band", True, figures=figures))

@@ -40,7 +40,8 @@ def main(request_path: str, result_fd: int) -> None:
   except BundleError as e:
     channel.check(Check("programs", False, f"{e}; units may use only jax, flax and numpy array operations"))
   else:
-    shape = {k: manifest.get(k) for k in ("embed_dim", "n_layers") if isinstance(manifest.get(k), int)}
+    shape = {k: manifest[k] for k, kind in (("embed_dim", int), ("n_layers", int), ("sizing", str))
+             if isinstance(manifest.get(k), kind)}
     run_checks(programs, shape, settings, reference, channel.check, channel.stage)
   channel.done()
 

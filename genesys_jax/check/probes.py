@@ -73,9 +73,10 @@ def function_jacobian_leaks(fn: Callable[[jax.Array], jax.Array], x_BxLxD: jax.A
   result at input s is non-zero exactly when some derivative of output t in input s is (a random
   combination cancels with probability zero). Products are mapped sequentially, so `fn` needs no batching
   rule (an exported program has none)."""
-  length = x_BxLxD.shape[1]
-  noise = jax.random.normal(jax.random.key(seed), (length,) + x_BxLxD.shape, x_BxLxD.dtype)
-  cotangents_TxBxLxD = noise * jax.nn.one_hot(jnp.arange(length), length, dtype=x_BxLxD.dtype)[:, None, :, None]
+  y = jax.eval_shape(fn, x_BxLxD)  # the output may be of another dtype (float32 parameters promote)
+  length = y.shape[1]
+  noise = jax.random.normal(jax.random.key(seed), (length,) + y.shape, y.dtype)
+  cotangents_TxBxLxD = noise * jax.nn.one_hot(jnp.arange(length), length, dtype=y.dtype)[:, None, :, None]
 
   def influence(x, cotangents):
     _, pullback = jax.vjp(fn, x)

@@ -1,7 +1,8 @@
 """The checker's stages that run unit code (in the sandbox worker): load, unit tests, sizing and export.
 
 Nothing here decides acceptance: the only verdicts are failures of the unit itself (it does not load,
-its own tests fail, it does not build or trace, it cannot be sized). What it produces is the bundle of
+its own tests fail, it does not build or trace). A design that cannot be sized is exported at the GPT
+shape with the reason, for the trusted side to count and reject. What it produces is the bundle of
 exported programs (`check.exports`) on which the trusted side derives every other check.
 """
 
@@ -24,7 +25,7 @@ from genesys_jax.gau.scales import get_scale
 from genesys_jax.gau.sizing import autosize
 from genesys_jax.units.library import library_sources
 
-WORKER_CHECKS = ("load", "unit_tests", "forward", "parameter_band", "export")
+WORKER_CHECKS = ("load", "unit_tests", "forward", "parameter_band", "export")  # its stages
 """The checks the worker may report (its stages); the parent ignores any other name coming from it, and
 any pass but those of `load` and `unit_tests`."""
 
@@ -49,14 +50,14 @@ def export_design(design_path: str, settings: CheckSettings, emit: Callable[[Che
     programs = block_programs(md, settings, fail)
     stage("parameter_band")
     scale = get_scale(settings.scale)
+    manifest = {}
     try:
       config = autosize(md, scale).config
-    except DesignError as e:
-      fail(Check("parameter_band", False, f"{e.detail}; make the block's parameter count scale with "
-                 "embed_dim like a Transformer block (about 12 * embed_dim^2)"))
+    except DesignError as e:  # exported at the GPT shape: the trusted side counts and rejects it
+      config, manifest["sizing"] = ModelConfig.from_scale(scale), e.detail
     stage("export")
     programs["model"] = model_program(md, config, settings, fail)
-    return programs, {"embed_dim": config.embed_dim, "n_layers": config.n_layers}
+    return programs, {**manifest, "embed_dim": config.embed_dim, "n_layers": config.n_layers}
   except Rejected:
     return None
 

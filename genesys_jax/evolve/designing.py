@@ -99,7 +99,8 @@ def run_design_job(job: Job, owner: str, store: SQLiteStore, workdir: pathlib.Pa
     session = session_type(client, KnowledgeEngine(), lambda d: check_design(d, check_settings, limits), flow, name,
                            on_call=lambda call: store.record_call(job.id, call.to_json()),
                            reference=coder_reference(check_settings, get_scale(config.evolve.rungs[0]), limits.timeout_s))
-    siblings = [r.name for r in rows.values() if set(r.parents) & set(job.payload["parents"])]
+    siblings = [f"{r.name}: {' '.join(r.rationale.split())[:300]}" if r.rationale else r.name
+                for r in rows.values() if set(r.parents) & set(job.payload["parents"])]
     checks = {s["design_id"]: s["check"] for s in store.sessions() if s["check"]}
     result = session.run(operator, [Parent(d, parent_summary(store, r.id), parent_efficiency(r, checks))
                                     for d, r in zip(parents, parent_rows)], siblings, name)
