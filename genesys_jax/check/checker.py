@@ -106,7 +106,7 @@ def _check_files(name: str, files: dict[str, str], block_file: str | None, setti
         failure = Check("protocol", False, f"the checks ended after {checks[-1].name} without a verdict")
   checks = [vetting, *checks] + ([failure] if failure else [])
   figures = {k: v for c in checks for k, v in c.figures.items()}
-  for (stage_name, t0), (next_name, t1) in zip(stages, stages[1:]):
+  for (stage_name, t0), (_, t1) in zip(stages, stages[1:]):
     if stage_name != "done":  # each process's stages are timed by its own clock
       seconds[stage_name] = round(seconds.get(stage_name, 0.0) + t1 - t0, 3)
   seconds["sandbox_total"] = round(total, 2)
