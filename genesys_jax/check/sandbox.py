@@ -47,7 +47,8 @@ _BOOT = ("import runpy, sys; sys.path.append(sys.argv[1]); module = sys.argv[2];
 class Limits:
   """Resource limits of one sandboxed run."""
 
-  timeout_s: float | None = 120.0         # None: no wall-clock limit (training)
+  timeout_s: float | None = 300.0         # None: no wall-clock limit (training); checks share the
+                                          # cores with training verifiers, and cpu_seconds caps spinning
   memory_bytes: int | None = 16 * 2**30   # address space; XLA reserves more than it touches
   cpu_seconds: int | None = 600
   max_processes: int | None = 4096        # threads count too (ignored for root)

@@ -29,7 +29,8 @@ def test_a_recorded_real_session_is_accepted_again(entry):
                      sleep=lambda s: None)
   session = FLOWS[entry["flow"]](client, KnowledgeEngine(), check_design, FlowSettings(), entry["name"])
   result = session.run(entry["operator"], [Parent(seed_design(p)) for p in entry["parents"]], [], entry["name"])
-  assert result.ok, result.reason
+  first_check = next((e["report"] for e in result.events if e["kind"] == "check"), None)
+  assert result.ok, f"{result.reason}; the recorded answer's first check: {first_check}"
   assert result.proposal.design.content_hash() == entry["content_hash"]
   calls = [e["role"] for e in result.events if e["kind"] == "call"]
   assert len(calls) == entry["calls"]  # every recorded answer was asked for, no more
