@@ -47,11 +47,15 @@ class LanguageModel(nnx.Module):
       if isinstance(node, nnx.Param) and node.get_metadata().get("residual"):
         node[...] = node[...] / math.sqrt(n)
 
-  def __call__(self, tokens_BxL: jax.Array) -> jax.Array:
+  def __call__(self, tokens_BxL: jax.Array, at_BxK: jax.Array | None = None) -> jax.Array:
+    """Logits at every position, or only at positions `at_BxK` of each row (the head is the costly part
+    when a task scores a few positions of a large vocabulary)."""
     X = jnp.take(self.embed[...], tokens_BxL, axis=0)
     Z: dict = {}
     for block in self.blocks:
       X, Z = block(X, **Z)
+    if at_BxK is not None:
+      X = jnp.take_along_axis(X, at_BxK[..., None], axis=1)
     X = ops.rms_norm(X, self.final_norm[...])
     logits_BxLxV = jnp.einsum("bld,vd->blv", X, self.embed[...])
     return logits_BxLxV[..., :self.config.vocab_size]

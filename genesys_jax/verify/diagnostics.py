@@ -9,8 +9,9 @@ are the pad id. The top four ids of the vocabulary are reserved (see `vocab_ids`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from typing import NamedTuple
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -18,6 +19,7 @@ import numpy as np
 
 Batch = dict[str, np.ndarray]
 Task = Callable[..., Batch]
+TaskParams = Mapping[str, Mapping[str, Any]]  # task name -> keyword arguments of its generator
 
 NUM_SPECIAL = 4
 _TRAIN_STREAM, _HELD_OUT_STREAM = 0, 1
@@ -57,12 +59,15 @@ def _random_subsets(rng: np.random.Generator, batch: int, population: int, size:
 
 
 def mqar(rng: np.random.Generator, batch: int, length: int, vocab: int, *, num_pairs: int | None = None,
-         num_queries: int | None = None) -> Batch:
-  """Multi-query associative recall (Zoology, Arora et al. 2023): `k1 v1 ... kP vP` then `q1 a1 ... qQ aQ`,
-  each query a key of the row whose value is scored right after reading it.
+         num_queries: int | None = None, power_a: float | None = None) -> Batch:
+  """Multi-query associative recall (Zoology, Arora et al. 2023): `k1 v1 ... kP vP` then queries `q a`, each
+  query a key of the row whose value is scored right after reading it; the rest of the row is pad.
 
   Keys (distinct within a row) are the lower half of the content ids, values (independent, uniform) the upper
   half. Defaults: `length // 4` pairs (at most the number of keys), every key queried once in random order.
+  Queries follow the context back to back unless `power_a` is given: then, as in Zoology, the query region
+  is cut into two-token slots and the queries take distinct slots drawn with p(slot i) proportional to
+  i^(power_a - 1) (Zoology's 0.01 puts most queries near the context, with pad between them).
   """
   ids = vocab_ids(vocab)
   num_keys = ids.regular // 2
@@ -75,18 +80,26 @@ def mqar(rng: np.random.Generator, batch: int, length: int, vocab: int, *, num_p
   if length < 2 * (pairs + queries):
     raise ValueError(f"length {length} is too short for {pairs} pairs and {queries} queries, "
                      f"which take {2 * (pairs + queries)} tokens.")
+  if power_a is not None and not power_a > 0:
+    raise ValueError(f"power_a must be positive, got {power_a}.")
   keys_BxP = _random_subsets(rng, batch, num_keys, pairs)
   values_BxP = rng.integers(num_keys, ids.regular, (batch, pairs))
   asked_BxQ = _random_subsets(rng, batch, pairs, queries)
   answers_BxQ = np.take_along_axis(values_BxP, asked_BxQ, axis=1)
-  context_Bx2P = np.stack([keys_BxP, values_BxP], axis=2).reshape(batch, 2 * pairs)
-  queries_Bx2Q = np.stack([np.take_along_axis(keys_BxP, asked_BxQ, axis=1), answers_BxQ], axis=2)
   inputs_BxL = np.full((batch, length), ids.pad, np.int32)
-  inputs_BxL[:, :2 * (pairs + queries)] = np.concatenate([context_Bx2P, queries_Bx2Q.reshape(batch, -1)], axis=1)
+  inputs_BxL[:, :2 * pairs] = np.stack([keys_BxP, values_BxP], axis=2).reshape(batch, 2 * pairs)
+  slots = (length - 2 * pairs) // 2
+  if power_a is None:
+    slots_BxQ = np.broadcast_to(np.arange(queries), (batch, queries))
+  else:  # Gumbel top-k: distinct slots, drawn one after another with the power-law weights
+    log_p = (power_a - 1) * np.log(np.arange(1, slots + 1))
+    slots_BxQ = np.argsort(-(log_p + rng.gumbel(size=(batch, slots))), axis=1)[:, :queries]
+  asked_at_BxQ = 2 * pairs + 2 * slots_BxQ
+  np.put_along_axis(inputs_BxL, asked_at_BxQ, np.take_along_axis(keys_BxP, asked_BxQ, axis=1), axis=1)
+  np.put_along_axis(inputs_BxL, asked_at_BxQ + 1, answers_BxQ, axis=1)
   targets_BxL, weights_BxL = _unscored(batch, length, ids)
-  asked_at_Q = 2 * pairs + 2 * np.arange(queries)
-  targets_BxL[:, asked_at_Q] = answers_BxQ
-  weights_BxL[:, asked_at_Q] = 1
+  np.put_along_axis(targets_BxL, asked_at_BxQ, answers_BxQ, axis=1)
+  np.put_along_axis(weights_BxL, asked_at_BxQ, 1.0, axis=1)
   return _as_batch(inputs_BxL, targets_BxL, weights_BxL)
 
 
@@ -162,10 +175,11 @@ def _task(name: str) -> Task:
   return TASKS[name]
 
 
-def mixture_batches(names: Sequence[str], seed: int, batch: int, length: int, vocab: int) -> Iterator[Batch]:
-  """Endless training batches mixing the tasks `names` (default parameters): row i comes from task
-  `names[i % len(names)]`, so every batch holds every task. Deterministic given `seed`."""
-  tasks = [_task(name) for name in names]
+def mixture_batches(names: Sequence[str], seed: int, batch: int, length: int, vocab: int,
+                    params: TaskParams = {}) -> Iterator[Batch]:
+  """Endless training batches mixing the tasks `names` (each with its `params`, default ones otherwise): row i
+  comes from task `names[i % len(names)]`, so every batch holds every task. Deterministic given `seed`."""
+  tasks = [functools.partial(_task(name), **params.get(name, {})) for name in names]
   if not tasks:
     raise ValueError("A mixture needs at least one task.")
   if batch < len(tasks):
@@ -186,10 +200,11 @@ def _mixture(tasks: list[Task], rng: np.random.Generator, batch: int, length: in
     yield mixed
 
 
-def task_batches(name: str, seed: int, n: int, batch: int, length: int, vocab: int) -> list[Batch]:
-  """`n` held-out batches of task `name` (default parameters), from a seed stream disjoint from the training
-  mixture's and from the other tasks' held-out streams."""
-  task = _task(name)
+def task_batches(name: str, seed: int, n: int, batch: int, length: int, vocab: int,
+                 params: TaskParams = {}) -> list[Batch]:
+  """`n` held-out batches of task `name` (its `params`, default ones otherwise), from a seed stream disjoint
+  from the training mixture's and from the other tasks' held-out streams."""
+  task = functools.partial(_task(name), **params.get(name, {}))
   stream = np.random.SeedSequence(seed, spawn_key=(_HELD_OUT_STREAM, list(TASKS).index(name)))
   rng = np.random.default_rng(stream)
   return [task(rng, batch, length, vocab) for _ in range(n)]
@@ -221,3 +236,8 @@ def chance_accuracy(name: str, length: int, vocab: int, **params: int) -> float:
   task = _task(name)
   task(np.random.default_rng(0), 1, length, vocab, **params)
   return 1.0 / _CANDIDATES[name](vocab_ids(vocab))
+
+
+def scored_per_row(name: str, length: int, vocab: int, **params: Any) -> int:
+  """How many positions a row of the task scores (fixed by its arguments); checks them by building a row."""
+  return int(_task(name)(np.random.default_rng(0), 1, length, vocab, **params)["weights"].sum())

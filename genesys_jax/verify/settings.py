@@ -67,6 +67,9 @@ def verify_config() -> ml_collections.ConfigDict:
   c.diagnostics.vocab = 260            # token ids the tasks use (at most the model's vocabulary)
   c.diagnostics.learning_rate = 3e-3
   c.diagnostics.eval_batches = 8
+  c.diagnostics.mqar = ml_collections.ConfigDict({"num_pairs": 0, "power_a": 0.0})  # 0: the task's default
+  c.diagnostics.stop_accuracy = 0.0    # > 0: stop once every task reaches it held out
+  c.diagnostics.eval_every = 100       # steps between those held-out checks
 
   c.mesh = ml_collections.ConfigDict({axis: -1 if axis == "data" else 1 for axis in MESH_AXES})
   c.sharding_rules = ml_collections.ConfigDict({k: _rule_text(v) for k, v in DEFAULT_RULES.items()})
@@ -100,6 +103,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
       (c.diagnostics.steps >= 1 and c.diagnostics.batch >= 1 and c.diagnostics.eval_batches >= 1,
        "diagnostics.steps, .batch and .eval_batches must be at least 1"),
       (6 <= c.diagnostics.vocab, "diagnostics.vocab must be at least 6"),
+      (c.diagnostics.eval_every >= 1 and 0 <= c.diagnostics.stop_accuracy <= 1,
+       "diagnostics.eval_every must be at least 1 and diagnostics.stop_accuracy between 0 and 1"),
       (all(v == -1 or v >= 1 for v in c.mesh.values()), "mesh sizes must be -1 (the rest) or positive"),
       (set(c.sharding_rules) <= set(DEFAULT_RULES), f"sharding_rules may only name {sorted(DEFAULT_RULES)}"),
       (all(p in MESH_AXES for v in c.sharding_rules.values() for p in v.split(",") if p),

@@ -51,6 +51,16 @@ def weighted_cross_entropy(logits_BxLxV: jax.Array, batch: Batch) -> tuple[jax.A
   return ce_BxL * weights_BxL, weights_BxL
 
 
+def scored_positions(batch: Batch, per_row: int) -> tuple[jax.Array | None, Batch]:
+  """The `per_row` positions of each row with the largest weights (all positions when 0) and the batch's
+  targets, weights and target bytes there; rows with fewer scored positions fill up with weight-0 ones."""
+  if not per_row:
+    return None, batch
+  _, at_BxK = jax.lax.top_k(batch["weights"], per_row)
+  return at_BxK, {**batch, **{k: jnp.take_along_axis(batch[k], at_BxK, axis=1)
+                             for k in ("targets", "weights", "target_bytes")}}
+
+
 def device_memory_bytes(device: jax.Device) -> int:
   """Memory one device may use: its allocator's limit on accelerators, the host's share on CPU."""
   stats = device.memory_stats() if device.platform != "cpu" else None
@@ -108,8 +118,9 @@ class LoweredSteps:
 
 def lower_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTransformation,
                 schedule: optax.Schedule, mesh: Mesh, rules: Rules, batch: int, length: int,
-                dtype: jnp.dtype) -> LoweredSteps:
-  """Lowers the steps for `batch` rows of `length` tokens over `mesh` from shapes alone (`nnx.eval_shape`)."""
+                dtype: jnp.dtype, scored_per_row: int = 0) -> LoweredSteps:
+  """Lowers the steps for `batch` rows of `length` tokens over `mesh` from shapes alone (`nnx.eval_shape`);
+  with `scored_per_row`, the loss and the evaluation see only that many top-weighted positions of a row."""
   def init() -> tuple[LanguageModel, nnx.Optimizer]:
     model = model_factory()
     return model, nnx.Optimizer(model, tx, wrt=nnx.Param)
@@ -124,7 +135,8 @@ def lower_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTr
 
     def loss_fn(params):
       low = _merge_in(model_graph, params, rest, dtype)
-      losses_BxL, weights_BxL = weighted_cross_entropy(low(batch["inputs"]), batch)
+      at, scored = scored_positions(batch, scored_per_row)
+      losses_BxL, weights_BxL = weighted_cross_entropy(low(batch["inputs"], at), scored)
       return losses_BxL.sum() / jnp.maximum(weights_BxL.sum(), 1.0), weights_BxL.sum()
     return jax.value_and_grad(loss_fn, has_aux=True)(params)
 
@@ -140,7 +152,8 @@ def lower_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTr
 
   def eval_step(state: nnx.State, batch: Batch) -> dict[str, jax.Array]:
     model, _ = nnx.merge(graphdef, state)
-    logits_BxLxV = _low_model(model, dtype)(batch["inputs"])
+    at, batch = scored_positions(batch, scored_per_row)
+    logits_BxLxV = _low_model(model, dtype)(batch["inputs"], at)
     losses_BxL, weights_BxL = weighted_cross_entropy(logits_BxLxV, batch)
     correct_BxL = (jnp.argmax(logits_BxLxV, axis=-1) == batch["targets"]) * weights_BxL
     return {"loss_sum": losses_BxL.sum(), "weight_sum": weights_BxL.sum(), "correct_sum": correct_BxL.sum(),
@@ -162,14 +175,15 @@ def lower_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTr
 
 def build_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTransformation,
                 schedule: optax.Schedule, mesh: Mesh, rules: Rules, batch: int, length: int,
-                dtype: jnp.dtype, memory_fraction: float = 0.9) -> CompiledSteps:
-  """Compiles the steps for `batch` rows of `length` tokens, checks they fit, then builds the state.
+                dtype: jnp.dtype, memory_fraction: float = 0.9, scored_per_row: int = 0) -> CompiledSteps:
+  """Compiles the steps for `batch` rows of `length` tokens (see `lower_steps`), checks they fit, then builds
+  the state.
 
   Raises `DoesNotFit` (before allocating any weight) when XLA's memory analysis exceeds
   `memory_fraction` of a device's memory.
   """
   start = time.perf_counter()
-  lowered = lower_steps(model_factory, tx, schedule, mesh, rules, batch, length, dtype)
+  lowered = lower_steps(model_factory, tx, schedule, mesh, rules, batch, length, dtype, scored_per_row)
   with jax.set_mesh(mesh):
     train_c = lowered.train_step.compile()
     eval_c = lowered.eval_step.compile()

@@ -95,6 +95,8 @@ class History:
 
   def append(self, row: Mapping[str, Any]) -> None:
     self.last = dict(row)
+    if self.first_loss is None:
+      self.first_loss = row["loss"]
     if self._file:
       self._file.write(json.dumps(row) + "\n")
 
@@ -115,18 +117,16 @@ def train_loop(steps: CompiledSteps, data: Iterator, start_step: int, settings: 
   device = jax.devices()[0]
   started = time.perf_counter()
   interval_start, interval_steps, rates = started, 0, []
-  first_loss = history.first_loss
   pending: tuple[int, dict] | None = None
   outcome: TrainOutcome | None = None
 
   def settle(step: int, device_metrics: dict) -> TrainOutcome | None:
     """Reads a finished step's metrics; records them; says whether the run has failed."""
-    nonlocal first_loss, interval_start, interval_steps
+    nonlocal interval_start, interval_steps
     m = {k: float(v) for k, v in jax.device_get(device_metrics).items()}
-    if first_loss is None:
-      first_loss = m["loss"]
     row = {"step": step, **{k: m[k] for k in ("loss", "learning_rate", "grad_norm", "param_norm")}}
     history.append(row)
+    first_loss = history.first_loss  # the run's first step, across resumes and segments
     if step % settings.log_every == 0 or step == settings.total_steps:
       now = time.perf_counter()
       rate = interval_steps * settings.tokens_per_step / max(now - interval_start, 1e-9)

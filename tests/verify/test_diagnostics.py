@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from genesys_jax.verify.diagnostics import (TASKS, accuracy, chance_accuracy, mixture_batches, task_batches,
-                                            vocab_ids)
+from genesys_jax.verify.diagnostics import (TASKS, accuracy, chance_accuracy, mixture_batches, scored_per_row,
+                                            task_batches, vocab_ids)
 
 LENGTH, VOCAB = 64, 260
 SCORED_PER_ROW = {"mqar": 16, "selective_copying": 8, "induction_heads": 1}
@@ -84,6 +84,8 @@ def test_mqar_keys_are_unique_within_a_row():
 @pytest.mark.parametrize("name,length,vocab,params", [
     ("mqar", LENGTH, VOCAB, {}),
     ("mqar", 100, 20, {"num_pairs": 6, "num_queries": 3}),
+    ("mqar", 64, 8192, {"num_pairs": 4, "power_a": 0.01}),
+    ("mqar", 40, 30, {"num_pairs": 5, "num_queries": 5, "power_a": 1.0}),
     ("selective_copying", LENGTH, VOCAB, {}),
     ("selective_copying", 50, 10, {"num_data": 25}),
     ("induction_heads", LENGTH, VOCAB, {}),
@@ -167,3 +169,34 @@ def test_bad_arguments_are_refused():
     task_batches("copying", 0, 1, 2, LENGTH, VOCAB)
   with pytest.raises(ValueError, match="too small"):
     mixture_batches(list(TASKS), 0, 2, LENGTH, VOCAB)
+
+
+def test_power_law_queries_take_distinct_slots_mostly_near_the_context():
+  b = TASKS["mqar"](np.random.default_rng(4), 2000, 64, 8192, num_pairs=4, power_a=0.01)
+  ids = vocab_ids(8192)
+  assert np.all(b["weights"].sum(axis=1) == 4)
+  slots_BxQ = (np.argwhere(b["weights"] == 1)[:, 1].reshape(2000, 4) - 8) // 2
+  assert np.all(np.diff(np.sort(slots_BxQ, axis=1), axis=1) > 0)
+  counts = np.bincount(slots_BxQ.ravel(), minlength=28)
+  assert counts[0] > 2 * counts[4] > 4 * counts[27] > 0  # p(i) ~ 1/i: dense near the context, a long tail
+  filler = b["inputs"][:, 8:].copy()
+  np.put_along_axis(filler, np.concatenate([2 * slots_BxQ, 2 * slots_BxQ + 1], axis=1), ids.pad, axis=1)
+  assert np.all(filler == ids.pad)  # nothing but the queries and their answers after the context
+
+
+def test_task_params_reach_the_mixture_and_the_held_out_batches():
+  params = {"mqar": {"num_pairs": 3, "power_a": 0.5}}
+  held_out = task_batches("mqar", 0, 1, 6, LENGTH, VOCAB, params)[0]
+  mixed = next(mixture_batches(["mqar", "induction_heads"], 0, 6, LENGTH, VOCAB, params))
+  assert np.all(held_out["weights"].sum(axis=1) == 3) and np.all(mixed["weights"][0::2].sum(axis=1) == 3)
+  assert scored_per_row("mqar", LENGTH, VOCAB, **params["mqar"]) == 3
+
+
+@pytest.mark.parametrize("name", list(TASKS))
+def test_scored_per_row_counts_the_scored_positions(name):
+  assert scored_per_row(name, LENGTH, VOCAB) == SCORED_PER_ROW[name]
+
+
+def test_a_bad_power_is_refused():
+  with pytest.raises(ValueError, match="power_a"):
+    TASKS["mqar"](np.random.default_rng(0), 2, LENGTH, VOCAB, power_a=-1.0)

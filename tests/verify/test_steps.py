@@ -17,12 +17,12 @@ CONFIG = ModelConfig(64, 2, 260)  # two heads of 32, so tensor parallelism has h
 BATCH, LENGTH = 8, 32
 
 
-def _steps(mesh, dtype=jnp.float32, memory_fraction=0.9):
+def _steps(mesh, dtype=jnp.float32, memory_fraction=0.9, scored_per_row=0):
   md = seed_design("gpt2").materialize()
   schedule = optim.learning_rate_schedule(3e-3, 2, 10)
   tx = optim.adamw(schedule, b1=0.9, b2=0.95, weight_decay=0.1, clip_norm=1.0)
   return build_steps(lambda: LanguageModel(md, CONFIG, rngs=nnx.Rngs(0)), tx, schedule, mesh, DEFAULT_RULES,
-                     BATCH, LENGTH, dtype, memory_fraction)
+                     BATCH, LENGTH, dtype, memory_fraction, scored_per_row)
 
 
 def _batches(n=3):
@@ -93,3 +93,19 @@ def test_schedule_warms_up_then_decays_to_a_tenth():
   s = optim.learning_rate_schedule(1.0, 10, 100)
   assert float(s(0)) == pytest.approx(0.1) and float(s(10)) == pytest.approx(1.0)
   assert float(s(100)) == pytest.approx(0.1) and float(s(55)) < 1.0
+
+
+def test_scoring_only_the_weighted_positions_gives_the_same_steps():
+  rng = np.random.default_rng(0)
+  batches = []
+  for b in _batches():
+    weights = np.zeros((BATCH, LENGTH), np.float32)
+    for row in range(BATCH):  # rows score 1 to 5 positions; the head then sees 5 positions a row
+      weights[row, rng.choice(LENGTH, 1 + row % 5, replace=False)] = 1.0
+    batches.append({**b, "weights": weights})
+  one = make_mesh({"data": 1}, jax.devices()[:1])
+  every, scored = _steps(one), _steps(one, scored_per_row=5)
+  assert scored.flops_per_step < 0.9 * every.flops_per_step  # the head runs on 5 positions a row, not 32
+  np.testing.assert_allclose(_losses(scored, batches), _losses(every, batches), rtol=1e-5)
+  for k, v in jax.device_get(every.evaluate(batches[0])).items():
+    np.testing.assert_allclose(jax.device_get(scored.evaluate(batches[0]))[k], v, rtol=1e-5)
