@@ -9,19 +9,25 @@ a test that changes one works on a copy (`copy_run`).
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pathlib
 import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+import time
+from collections.abc import Callable, Sequence
 
+import psutil
 import pytest
 
 SHARED_ENV = "GENESYS_TEST_SHARED"
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SMOKE = ("--config", "configs/default.py:smoke")
+SECRETS = {"GEMINI_API_KEY": "smoke-key-0451", "OPENAI_API_KEY": "smoke-key-0451", "HF_TOKEN": "smoke-token-0451"}
+"""Put in the environment of the commands the tests watch; no process under them may see one."""
 
 
 def build_once(name: str, build: Callable[[pathlib.Path], None]) -> pathlib.Path:
@@ -58,6 +64,39 @@ def run_main(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
                         capture_output=True, text=True, timeout=timeout)
 
 
+def watched_run(cli: Sequence[str], env: dict[str, str], timeout: float = 900
+                ) -> tuple[subprocess.CompletedProcess, set[str], list[str]]:
+  """Runs `cli` with `env` plus `SECRETS`, polling every process under it: what it printed, the processes
+  seen (program and the project modules on its command line) and those whose environment held a secret."""
+  cli, seen, leaked = list(cli), set(), []
+  with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+    proc = subprocess.Popen(cli, cwd=ROOT, env={**env, **SECRETS}, stdout=out, stderr=err, text=True)
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+      try:
+        children = psutil.Process(proc.pid).children(recursive=True)
+      except psutil.NoSuchProcess:
+        break
+      for child in children:
+        try:
+          environ, cmdline = child.environ(), child.cmdline()
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+          continue
+        if cmdline == cli:
+          continue  # forked by subprocess and not yet exec'd: still the command itself (its argv)
+        name = " ".join([os.path.basename(cmdline[0])] + [w for w in cmdline[1:] if w.startswith("genesys_jax.")])
+        seen.add(name)
+        if any(v in SECRETS.values() for v in environ.values()):
+          leaked.append(name)
+      time.sleep(0.05)
+    if proc.poll() is None:
+      proc.kill()
+    proc.wait()
+    out.seek(0)
+    err.seek(0)
+    return subprocess.CompletedProcess(cli, proc.returncode, out.read(), err.read()), seen, leaked
+
+
 def copy_run(workdir: pathlib.Path, to: pathlib.Path) -> pathlib.Path:
   """A copy of the run in `workdir` at `to` (its store checkpointed first, so the copy is whole)."""
   sqlite3.connect(workdir / "store.sqlite").execute("PRAGMA wal_checkpoint(TRUNCATE)").close()
@@ -67,10 +106,13 @@ def copy_run(workdir: pathlib.Path, to: pathlib.Path) -> pathlib.Path:
 
 @pytest.fixture(scope="session")
 def smoke_run() -> tuple[pathlib.Path, str]:
-  """A finished `configs/default.py:smoke` run (read-only) and what the main command printed."""
+  """A finished `configs/default.py:smoke` run (read-only) and what the main command printed; started with
+  `SECRETS` in its environment, the processes under it and any that saw one are in `children.json`."""
   def build(folder: pathlib.Path) -> None:
-    result = run_main(*SMOKE, "--workdir", str(folder / "run"))
+    result, seen, leaked = watched_run([sys.executable, "-m", "genesys_jax.main", *SMOKE, "--workdir",
+                                        str(folder / "run")], main_env())
     (folder / "main.stdout").write_text(result.stdout)
+    (folder / "children.json").write_text(json.dumps({"seen": sorted(seen), "leaked": leaked}))
     assert result.returncode == 0, result.stderr[-3000:]
 
   folder = build_once("smoke_run", build)

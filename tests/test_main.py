@@ -2,6 +2,7 @@
 what the run has done, a clean stop on SIGINT, one controller per run directory, and bad input as one
 line with exit 2."""
 
+import json
 import os
 import pathlib
 import signal
@@ -92,6 +93,15 @@ def test_smoke_run_designs_verifies_and_promotes(smoke_run):
   report = (workdir / "report" / "index.html").read_text()
   assert 'data-design="d002-mut"' in report and (workdir / "report" / "designs" / "gpt2.html").is_file()
   assert f"report: {workdir / 'report' / 'index.html'}" in stdout
+
+
+def test_no_process_under_the_run_sees_the_api_keys(smoke_run):
+  """The smoke run was started with API keys in its environment: its verifiers and sandboxed checks got
+  an allow-listed one."""
+  children = json.loads((smoke_run[0].parent / "children.json").read_text())
+  assert any("genesys_jax.evolve.worker" in s for s in children["seen"]), children["seen"]
+  assert any("bwrap" in s or "genesys_jax.check" in s for s in children["seen"]), children["seen"]
+  assert children["leaked"] == []
 
 
 def test_finished_run_resumes_without_redoing_work(smoke_run, tmp_path):

@@ -246,7 +246,7 @@ class Controller:
     """Queues what the budget allows now; how many jobs were queued."""
     queued = 0
     confidences = {v.id: fitness.confidence(v, self.e.rungs) for v in s.views}
-    if not s.design_closed and s.design_inflight < self.e.workers.designers:
+    if not s.design_closed and s.design_inflight < self.e.workers.designers and not self._verifiers_behind(s):
       queued += self._queue_design(s, s.views, confidences)
     candidates = self._open_verifications(s)
     if candidates:
@@ -258,6 +258,15 @@ class Controller:
         self.store.log_event("promote", design_id=design_id, rung=rung)
     queued += self._queue_reference_seeds(s)
     return queued
+
+  def _verifiers_behind(self, s: Snapshot) -> bool:
+    """Whether `design_ahead` new designs already wait for their lowest-rung verification: a design started
+    now would choose its parents before their results are in (the seeds' own wait does not count: the
+    first sessions, whose parents are seeds, overlap it)."""
+    ahead, seeds = self.e.workers.design_ahead, _seed_ids(s.rows)
+    waiting = sum(1 for j in s.verify_jobs if j.payload["rung"] == self.e.rungs[0]
+                  and j.payload["design_id"] not in seeds)
+    return bool(ahead) and waiting >= ahead
 
   def _queue_design(self, s: Snapshot, views: list[DesignView], confidences: dict[int, int]) -> int:
     index = s.sessions

@@ -127,3 +127,33 @@ def test_seeds_are_fingerprinted_so_a_copy_of_one_is_a_duplicate(tmp_path):
   assert [(d.name, d.status) for d in store.designs()] == [("gpt2", "implemented"), ("copy", "duplicate")]
   Controller(tmp_path, config, store)._add_seeds()  # a resumed run adds nothing twice
   assert len(store.designs()) == 2 and len(store.jobs("verify", ("pending",))) == 1
+
+
+def test_no_design_starts_while_its_parents_results_are_still_waiting(run, tmp_path):
+  store, seed, designs = run
+  controller = Controller(tmp_path, _config(), store)
+  assert controller.e.workers.design_ahead == 3
+  store.enqueue("verify", f"verify:{seed}:micro2", {"design_id": seed, "rung": "micro2"})  # not the lowest rung
+  for design in designs[:3]:
+    store.enqueue("verify", f"verify:{design}:micro1", {"design_id": design, "rung": "micro1"})
+  controller._plan(controller.snapshot())
+  assert store.jobs("design", ("pending",)) == []
+  job = store.claim("verify", "w", 60)  # one of them finishes: two wait, so the next session may start
+  assert store.finish_verify_job(job, "w", job.payload["design_id"], job.payload["rung"], "completed",
+                                 _results(3.0), "", 1.0)
+  while job.payload["rung"] != "micro1":  # the claim order is the store's; finish until a micro1 one is done
+    job = store.claim("verify", "w", 60)
+    assert store.finish_verify_job(job, "w", job.payload["design_id"], job.payload["rung"], "completed",
+                                   _results(3.0), "", 1.0)
+  controller._plan(controller.snapshot())
+  assert len(store.jobs("design", ("pending",))) == 1
+
+
+def test_the_seeds_own_verifications_do_not_hold_the_first_design_back(tmp_path):
+  store = SQLiteStore(tmp_path / "store.sqlite")
+  for name in ("gpt2", "mamba2", "rwkv6", "retnet", "ttt"):
+    seed = store.add_seed(NewDesign(name, f"hash-{name}", {}, f"designs/{name}", seed=True))
+    store.enqueue("verify", f"verify:{seed}:micro1", {"design_id": seed, "rung": "micro1"})
+  controller = Controller(tmp_path, _config(), store)
+  controller._plan(controller.snapshot())
+  assert len(store.jobs("design", ("pending",))) == 1

@@ -7,10 +7,10 @@ import subprocess
 import sys
 import time
 
-import psutil
 import pytest
 
 from genesys_jax.units.seeds import seed_design
+from shared_fixtures import watched_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMALL = ["--config", "configs/default.py", "--config.verify.mesh.data=1", "--config.verify.eval.max_batches=1",
@@ -100,26 +100,9 @@ def test_a_killed_run_resumes_to_the_same_end_and_curve(sig, uninterrupted, tmp_
 def test_no_process_under_the_verifier_sees_the_api_keys(tmp_path):
   """The design trains in the sandbox, whose environment is allow-listed: the CLI's secrets stay with it."""
   design = seed_design("gpt2").save(tmp_path / "gpt2")
-  env = {**os.environ, "JAX_PLATFORMS": "cpu", "GEMINI_API_KEY": "key-0451", "HF_TOKEN": "token-0451"}
   cli = _cmd("--design", str(design), "--scale", "micro1", *SMALL,
              "--config.verify.train.max_steps=30", "--workdir", str(tmp_path / "w"))
-  proc = subprocess.Popen(cli, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  seen, leaked = set(), []
-  while proc.poll() is None:
-    try:
-      for child in psutil.Process(proc.pid).children(recursive=True):
-        try:
-          environ, cmdline = child.environ(), child.cmdline()
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-          continue
-        if cmdline == cli:
-          continue  # forked by subprocess and not yet exec'd: still the CLI itself (its argv, read after its own exec)
-        seen.add(" ".join(cmdline[:3]))
-        leaked += [cmdline[:3] for v in environ.values() if "0451" in v]
-    except psutil.NoSuchProcess:
-      break
-    time.sleep(0.05)
-  out, err = proc.communicate()
-  assert proc.returncode == 0, err[-1500:]
+  result, seen, leaked = watched_run(cli, {**os.environ, "JAX_PLATFORMS": "cpu"})
+  assert result.returncode == 0, result.stderr[-1500:]
   assert any("job" in s or "supervisor" in s for s in seen) or any("bwrap" in s for s in seen), seen
   assert leaked == []
