@@ -52,8 +52,8 @@ def evolve_config() -> ml_collections.ConfigDict:
   c.workers.designers = 1              # designer threads in the controller (LLM sessions wait on the network)
   c.workers.verifiers = 1              # verifier processes, each owning the devices it trains on
   c.workers.visible_devices = ()       # per verifier, the GPUs it owns, e.g. ("0,1,2,3", "4,5,6,7"); () = all
-  c.workers.design_ahead = 3           # a design session starts only while fewer lowest-rung verifications
-                                       # wait (queued or running), so parents are chosen from results; 0: no limit
+  c.workers.design_ahead = 3           # a design session starts only while fewer new designs wait for their
+                                       # lowest-rung verification, so parents come from results; 0: no limit
   c.workers.lease_s = 120.0            # a job whose lease is not renewed within this goes back to the queue
   c.workers.heartbeat_s = 10.0
   c.workers.max_attempts = 3           # a job failing this often is given up (recorded)

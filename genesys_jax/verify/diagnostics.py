@@ -13,8 +13,6 @@ import functools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 Batch = dict[str, np.ndarray]
@@ -210,34 +208,18 @@ def task_batches(name: str, seed: int, n: int, batch: int, length: int, vocab: i
   return [task(rng, batch, length, vocab) for _ in range(n)]
 
 
-@jax.jit
-def _scored_hits(logits_BxLxV: jax.Array, targets_BxL: jax.Array, weights_BxL: jax.Array) -> jax.Array:
-  """Weighted count of positions whose argmax is the target, and the total weight."""
-  right_BxL = jnp.argmax(logits_BxLxV, axis=-1) == targets_BxL
-  weights_BxL = weights_BxL.astype(jnp.float32)
-  return jnp.stack([jnp.sum(jnp.where(right_BxL, weights_BxL, 0.0)), jnp.sum(weights_BxL)])
-
-
-def accuracy(forward: Callable[[jax.Array], jax.Array], batches: Sequence[Batch]) -> float:
-  """Fraction of the weighted positions of `batches` where the argmax of `forward`'s logits is the target."""
-  hits, total = 0.0, 0.0
-  for b in batches:
-    hits_and_total = _scored_hits(forward(jnp.asarray(b["inputs"])), jnp.asarray(b["targets"]),
-                                  jnp.asarray(b["weights"]))
-    hits, total = hits + float(hits_and_total[0]), total + float(hits_and_total[1])
-  if total == 0:
-    raise ValueError("The batches have no weighted positions to score.")
-  return hits / total
-
-
-def chance_accuracy(name: str, length: int, vocab: int, **params: int) -> float:
+def chance_accuracy(name: str, length: int, vocab: int, **params: Any) -> float:
   """Accuracy of guessing uniformly among the task's candidate answers (its random baseline); checks the
   arguments by building one row."""
-  task = _task(name)
-  task(np.random.default_rng(0), 1, length, vocab, **params)
+  _one_row(name, length, vocab, **params)
   return 1.0 / _CANDIDATES[name](vocab_ids(vocab))
 
 
 def scored_per_row(name: str, length: int, vocab: int, **params: Any) -> int:
   """How many positions a row of the task scores (fixed by its arguments); checks them by building a row."""
-  return int(_task(name)(np.random.default_rng(0), 1, length, vocab, **params)["weights"].sum())
+  return int(_one_row(name, length, vocab, **params)["weights"].sum())
+
+
+def _one_row(name: str, length: int, vocab: int, **params: Any) -> Batch:
+  """One row of the task: its generator raises ValueError for arguments out of range."""
+  return _task(name)(np.random.default_rng(0), 1, length, vocab, **params)

@@ -28,8 +28,8 @@ def _with_bytes(batch: diagnostics.Batch) -> dict[str, np.ndarray]:
 
 def _accuracy(steps: CompiledSteps, batches: list[dict[str, np.ndarray]]) -> float:
   """Fraction of the scored positions of `batches` where the model's argmax is the target (in the step)."""
-  sums = [jax.device_get(steps.evaluate(b)) for b in batches]
-  return sum(float(s["correct_sum"]) for s in sums) / sum(float(s["weight_sum"]) for s in sums)
+  sums = jax.device_get(jax.tree.map(lambda *v: sum(v), *[steps.evaluate(b) for b in batches]))
+  return float(sums["correct_sum"]) / float(sums["weight_sum"])
 
 
 def task_params(d: ml_collections.ConfigDict) -> diagnostics.TaskParams:
@@ -90,7 +90,7 @@ def train_on_tasks(md: MaterializedDesign, model: ModelConfig, c: ml_collections
     history.close()
     writer.close()
   result = {"status": outcome.status, "message": outcome.message, "steps": step, "train_seconds": seconds,
-            "curve": curve,            "model": {"embed_dim": model.embed_dim, "n_layers": model.n_layers}, "tasks": {}}
+            "curve": curve, "model": {"embed_dim": model.embed_dim, "n_layers": model.n_layers}, "tasks": {}}
   for name in held_out:
     result["tasks"][name] = {"accuracy": after[name] if outcome.status == "completed" else None,
                              "random_init": before[name],

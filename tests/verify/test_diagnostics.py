@@ -8,8 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from genesys_jax.verify.diagnostics import (TASKS, accuracy, chance_accuracy, mixture_batches, scored_per_row,
-                                            task_batches, vocab_ids)
+from genesys_jax.verify.diagnostics import (TASKS, chance_accuracy, mixture_batches, scored_per_row, task_batches,
+                                            vocab_ids)
 
 LENGTH, VOCAB = 64, 260
 SCORED_PER_ROW = {"mqar": 16, "selective_copying": 8, "induction_heads": 1}
@@ -33,6 +33,17 @@ def _solve_induction_heads(prefix, ids):
   """After a trigger, the token that followed the most recent earlier trigger."""
   earlier = np.flatnonzero(prefix[:-1] == ids.trigger)
   return prefix[earlier[-1] + 1] if prefix[-1] == ids.trigger and earlier.size else ids.pad
+
+
+def accuracy(forward, batches):
+  """Fraction of the weighted positions of `batches` where the argmax of `forward`'s logits is the target."""
+  hits = total = 0.0
+  for b in batches:
+    right_BxL = np.asarray(jnp.argmax(forward(jnp.asarray(b["inputs"])), axis=-1)) == b["targets"]
+    hits, total = hits + float(np.sum(b["weights"] * right_BxL)), total + float(np.sum(b["weights"]))
+  if total == 0:
+    raise ValueError("The batches have no weighted positions to score.")
+  return hits / total
 
 
 SOLVERS = {"mqar": _solve_mqar, "selective_copying": _solve_selective_copying,
