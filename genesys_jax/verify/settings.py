@@ -103,6 +103,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
       (c.diagnostics.steps >= 1 and c.diagnostics.batch >= 1 and c.diagnostics.eval_batches >= 1,
        "diagnostics.steps, .batch and .eval_batches must be at least 1"),
       (6 <= c.diagnostics.vocab, "diagnostics.vocab must be at least 6"),
+      (c.diagnostics.mqar.num_pairs >= 0 and c.diagnostics.mqar.power_a >= 0,
+       "diagnostics.mqar.num_pairs and .power_a must be 0 (the task's default) or positive"),
       (c.diagnostics.eval_every >= 1 and 0 <= c.diagnostics.stop_accuracy <= 1,
        "diagnostics.eval_every must be at least 1 and diagnostics.stop_accuracy between 0 and 1"),
       (all(v == -1 or v >= 1 for v in c.mesh.values()), "mesh sizes must be -1 (the rest) or positive"),
