@@ -99,7 +99,8 @@ def bubblewrap_works() -> bool:
   if shutil.which("bwrap") is None:
     return False
   try:
-    probe = subprocess.run(["bwrap", *_bwrap_args("/"), "true"], capture_output=True, timeout=10)
+    probe = subprocess.run(["bwrap", *_bwrap_args("/"), "true"], capture_output=True, timeout=10,
+                           env=verifier_env())  # like every process the sandbox starts: no secret
   except (OSError, subprocess.TimeoutExpired):
     return False
   return probe.returncode == 0

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from genesys_jax.check import sandbox
 from genesys_jax.check.sandbox import Limits, bubblewrap_works, python_module, run_sandboxed, verifier_env
 
 needs_bwrap = pytest.mark.skipif(not bubblewrap_works(), reason="bubblewrap is not usable on this machine")
@@ -186,3 +187,17 @@ def test_disk_quota_covers_all_files_together(tmp_path):
       """, tmp_path, limits=Limits(disk_bytes=2 * 2**20, max_file_bytes=2 * 2**20))
   assert result.returncode != 0 and "No space left on device" in result.stderr
   assert "wrote 3" not in result.stdout and list(tmp_path.iterdir()) == []
+
+
+def test_the_bubblewrap_probe_runs_without_the_callers_secrets(monkeypatch):
+  monkeypatch.setenv("GEMINI_API_KEY", "probe-secret")
+  monkeypatch.setattr(sandbox.shutil, "which", lambda name: "/usr/bin/bwrap")
+  seen = []
+  monkeypatch.setattr(sandbox.subprocess, "run", lambda cmd, **kw: seen.append(kw.get("env")) or
+                      subprocess.CompletedProcess(cmd, 0))
+  sandbox.bubblewrap_works.cache_clear()
+  try:
+    assert sandbox.bubblewrap_works()
+  finally:
+    sandbox.bubblewrap_works.cache_clear()
+  assert seen and seen[0] is not None and "probe-secret" not in seen[0].values()
