@@ -1,6 +1,7 @@
 """Test setup: 8 fake CPU devices for sharding tests, compiled without LLVM optimizations; `slow` tests
-run only with --runslow; one compilation cache and one folder of built-once fixtures (a finished smoke
-run, ...) for the whole suite, shared by every pytest-xdist worker and the processes the tests start."""
+run only with --runslow; one compilation cache (used by the tests' own programs as well) and one folder
+of built-once fixtures (a finished smoke run, ...) for the whole suite, shared by every pytest-xdist
+worker and the processes the tests start."""
 
 import os
 
@@ -15,6 +16,7 @@ import tempfile  # noqa: E402
 
 import pytest  # noqa: E402
 
+from genesys_jax.check.compilation_cache import use_compilation_cache  # noqa: E402
 from genesys_jax.check.sandbox import ALLOW_UNISOLATED_ENV, bubblewrap_works  # noqa: E402
 from shared_fixtures import SHARED_ENV, smoke_run  # noqa: E402,F401  (a fixture for every test module)
 
@@ -35,6 +37,7 @@ def pytest_xdist_auto_num_workers(config) -> int:
 def pytest_configure(config):
   config.addinivalue_line("markers", "slow: takes long; skipped unless --runslow")
   if hasattr(config, "workerinput"):  # an xdist worker: the controller's environment is already inherited
+    use_compilation_cache()
     return
   shared = pathlib.Path(tempfile.mkdtemp(prefix="genesys_jax_tests_"))
   config._genesys_shared = shared
@@ -42,6 +45,7 @@ def pytest_configure(config):
   # the suite's own compilation cache (unless the caller names one): tests do not depend on what an
   # earlier run left in ~/.cache, and every process of this suite compiles a program only once
   os.environ.setdefault("GENESYS_JAX_CACHE", str(shared / "cache"))
+  use_compilation_cache()  # the tests' own programs too: many tests compile the same seeds at the same sizes
   # where bubblewrap is missing, the tests still run agent-written test units (the hostile cases and the
   # checker's gate tests set the policy themselves)
   if not bubblewrap_works():
