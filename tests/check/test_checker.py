@@ -25,6 +25,26 @@ def _failed(report):
   return {c.name: c.message for c in report.checks if not c.ok and c.fatal}
 
 
+def _check_workers_under(folder: pathlib.Path) -> list[int]:
+  """Checker worker processes running in a work directory under `folder` (other tests' checks run elsewhere)."""
+  found = []
+  for proc in psutil.process_iter(["cmdline", "cwd"]):
+    cmdline, cwd = proc.info["cmdline"] or [], proc.info["cwd"] or ""
+    if "genesys_jax.check.worker" in cmdline and cwd.startswith(str(folder)):
+      found.append(proc.pid)
+  return found
+
+
+def _check_leaving_no_trace(path: pathlib.Path, folder: pathlib.Path, monkeypatch, **kwargs):
+  """`check(path, **kwargs)` with its temporary directories made under `folder`: none is left behind, no
+  checker worker still runs there and the hostile files' marker was never written."""
+  monkeypatch.setattr(tempfile, "tempdir", str(folder))
+  report = check(path, **kwargs)
+  leftover = [p.name for p in folder.iterdir() if p.name.startswith("genesys_check_")]
+  assert not leftover and not os.path.exists(MARKER) and _check_workers_under(folder) == []
+  return report
+
+
 @pytest.mark.parametrize("seed", SEED_NAMES)
 def test_seeds_are_accepted(seed, tmp_path):
   report = check(seed_design(seed).save(tmp_path / seed))
@@ -49,52 +69,32 @@ def test_seeds_are_accepted(seed, tmp_path):
     ("tiny_leak.py", "causality", "the Jacobian shows output t depending on input s > t"),
     ("blocked_gradient.py", "differentiability", "change the output but get no gradient"),
 ])
-def test_wrong_and_hostile_designs_are_rejected(fname, stage, reason):
-  report = check(HOSTILE / fname)
+def test_wrong_and_hostile_designs_are_rejected(fname, stage, reason, monkeypatch, tmp_path):
+  report = _check_leaving_no_trace(HOSTILE / fname, tmp_path, monkeypatch)
   assert not report.ok
   failed = _failed(report)
   assert list(failed) == [stage], report.feedback()
   assert reason in failed[stage]
-  assert not os.path.exists(MARKER)
 
 
-def test_infinite_loop_hits_the_timeout():
-  report = check(HOSTILE / "infinite_loop.py", limits=Limits(timeout_s=15))
+def test_infinite_loop_hits_the_timeout(monkeypatch, tmp_path):
+  report = _check_leaving_no_trace(HOSTILE / "infinite_loop.py", tmp_path, monkeypatch, limits=Limits(timeout_s=15))
   assert _failed(report) == {
       "forward": "exceeded the wall-clock timeout of 15 s during the forward stage; make the unit cheaper or fix it"}
 
 
-def test_huge_allocation_hits_the_memory_limit():
-  report = check(HOSTILE / "huge_allocation.py", limits=Limits(memory_bytes=4 * 2**30))
+def test_huge_allocation_hits_the_memory_limit(monkeypatch, tmp_path):
+  report = _check_leaving_no_trace(HOSTILE / "huge_allocation.py", tmp_path, monkeypatch,
+                                   limits=Limits(memory_bytes=4 * 2**30))
   failed = _failed(report)
   assert list(failed) == ["forward"] and "out of memory" in failed["forward"], failed
 
 
-def test_unused_parameter_is_reported_but_accepted():
-  report = check(HOSTILE / "unused_parameter.py")
+def test_unused_parameter_is_reported_but_accepted(monkeypatch, tmp_path):
+  report = _check_leaving_no_trace(HOSTILE / "unused_parameter.py", tmp_path, monkeypatch)
   assert report.ok, report.feedback()
   (grad_check,) = [c for c in report.checks if c.name == "differentiability"]
   assert "blocks.0.spare" in grad_check.message
-
-
-def _check_workers_under(folder: pathlib.Path) -> list[int]:
-  """Checker worker processes running in a work directory under `folder` (other tests' checks run elsewhere)."""
-  found = []
-  for proc in psutil.process_iter(["cmdline", "cwd"]):
-    cmdline, cwd = proc.info["cmdline"] or [], proc.info["cwd"] or ""
-    if "genesys_jax.check.worker" in cmdline and cwd.startswith(str(folder)):
-      found.append(proc.pid)
-  return found
-
-
-def test_whole_hostile_set_leaves_no_trace(tmp_path, monkeypatch):
-  monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # this test's checks make their directories here
-  for path in sorted(HOSTILE.glob("*.py")):
-    if path.name not in ("infinite_loop.py", "huge_allocation.py"):  # covered above, slow
-      check(path, settings=CheckSettings(train_steps=4))
-  leftover = [p.name for p in tmp_path.iterdir() if p.name.startswith("genesys_check_")]
-  assert not leftover and not os.path.exists(MARKER)
-  assert _check_workers_under(tmp_path) == []
 
 
 def _cli(*args):
