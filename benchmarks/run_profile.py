@@ -11,14 +11,14 @@ import argparse
 import collections
 import pathlib
 
-from genesys_jax.evolve.store import SQLiteStore
+from genesys_jax.evolve.store_location import open_store
 
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--workdir", required=True)
   args = parser.parse_args()
-  store = SQLiteStore(pathlib.Path(args.workdir) / "store.sqlite", create=False)
+  store = open_store(pathlib.Path(args.workdir))
   starts, ends = store.events("start"), store.events("finished")
   wall = ends[-1]["time"] - starts[0]["time"] if ends else float("nan")
   rows = store.designs()

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from genesys_jax.evolve.store import SQLiteStore
+from genesys_jax.evolve.store_location import open_store
 
 STRATEGIES = ("evolution", "random")
 
@@ -29,7 +29,7 @@ def _bpb(results: dict) -> float:
 
 def measure(workdir: pathlib.Path, rungs: list[str]) -> dict:
   """Best new design vs best seed at the lowest rung and at the highest rung the run reached."""
-  store = SQLiteStore(workdir / "store.sqlite", create=False)
+  store = open_store(workdir)
   seeds = {r.id for r in store.designs() if r.seed}
   done = [v for v in store.verifications() if v.status == "completed"]
   out = {}

@@ -23,13 +23,13 @@ from genesys_jax.agents.llm.factory import make_client
 from genesys_jax.agents.settings import budget_cap
 from genesys_jax.check.compilation_cache import use_compilation_cache
 from genesys_jax.check.sandbox import describe_isolation, isolation
-from genesys_jax.evolve import layout
 from genesys_jax.evolve.leases import is_dead
 from genesys_jax.evolve.progress import summary
 from genesys_jax.report import write_report
 from genesys_jax.evolve.run_config import config_differences
 from genesys_jax.evolve.settings import validate_run
-from genesys_jax.evolve.store import SQLiteStore, StoreError
+from genesys_jax.evolve.store import EvolutionStore, StoreError
+from genesys_jax.evolve.store_location import open_store
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Run config file, e.g. configs/default.py:smoke.",
                                           lock_config=True)
@@ -39,9 +39,9 @@ _ALLOW_CHANGE = flags.DEFINE_bool("allow_config_change", False,
 STOPPED_EXIT_CODE = 130
 
 
-def _open_store(workdir: pathlib.Path, config) -> SQLiteStore:
+def _open_store(workdir: pathlib.Path, config) -> EvolutionStore:
   try:
-    store = SQLiteStore(layout.store_path(workdir))
+    store = open_store(workdir, config.evolve.store_url, create=True)
   except StoreError as e:
     raise cli.UsageProblem(str(e)) from e
   current = json.loads(json.dumps(config.to_dict()))

@@ -21,9 +21,9 @@ from absl import flags
 from ml_collections import config_flags
 
 from genesys_jax import cli, sweeps
-from genesys_jax.evolve import layout
 from genesys_jax.evolve.run_config import config_differences
-from genesys_jax.evolve.store import SQLiteStore, StoreError
+from genesys_jax.evolve.store import StoreError
+from genesys_jax.evolve.store_location import has_store, open_store
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Run config file with a get_sweep, e.g. configs/default.py.",
                                           lock_config=True)
@@ -37,10 +37,10 @@ STOPPED_EXIT_CODE = 130
 def is_finished(workdir: pathlib.Path, job: sweeps.SweepJob) -> bool:
   """True when the run in `workdir` finished under the job's config (a changed config runs again, and the
   main job then says why it refuses)."""
-  if not layout.store_path(workdir).is_file():
+  if not has_store(workdir):
     return False
   try:
-    store = SQLiteStore(layout.store_path(workdir), create=False)
+    store = open_store(workdir)
     finished, recorded = store.get_meta("finished"), store.get_meta("config")
   except StoreError:
     return False

@@ -19,6 +19,7 @@ import pytest  # noqa: E402
 from genesys_jax.check.compilation_cache import use_compilation_cache  # noqa: E402
 from genesys_jax.check.sandbox import ALLOW_UNISOLATED_ENV, bubblewrap_works  # noqa: E402
 from shared_fixtures import SHARED_ENV, smoke_run  # noqa: E402,F401  (a fixture for every test module)
+from postgres_server import postgres_server, postgres_url  # noqa: E402,F401  (a throwaway PostgreSQL server)
 
 
 def pytest_addoption(parser):

@@ -14,7 +14,8 @@ from collections.abc import Callable
 
 import pytest
 
-from genesys_jax.evolve.store import SCHEMA_VERSION, SQLiteStore
+from genesys_jax.evolve.store import SCHEMA_VERSION
+from genesys_jax.evolve.sqlite_store import SQLiteStore
 from shared_fixtures import ROOT, SMOKE, copy_run, main_env, run_main as _main
 
 _HANG_GUARD_S = 900  # only a stuck run ever waits this long; every wait ends on what the run records

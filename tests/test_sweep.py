@@ -15,7 +15,7 @@ import pytest
 
 from genesys_jax import sweeps
 from genesys_jax.evolve.layout import STORE
-from genesys_jax.evolve.store import SQLiteStore
+from genesys_jax.evolve.sqlite_store import SQLiteStore
 
 ROOT = pathlib.Path(__file__).parents[1]
 _ENV = {**os.environ, "JAX_PLATFORMS": "cpu"}

@@ -30,7 +30,8 @@ from genesys_jax.evolve.progress import Snapshot, status_line
 from genesys_jax.evolve.records import DesignView, design_views
 from genesys_jax.evolve.run_scalars import RunScalars
 from genesys_jax.evolve.settings import budgets
-from genesys_jax.evolve.store import DesignRow, NewDesign, SQLiteStore, VerificationRow
+from genesys_jax.evolve.store_rows import DesignRow, NewDesign, VerificationRow
+from genesys_jax.evolve.store import EvolutionStore
 from genesys_jax.files import read_json
 from genesys_jax.report import write_report
 from genesys_jax.gau.design import MANIFEST
@@ -44,7 +45,7 @@ _MAX_VERIFIER_FAILURES = 5
 class Controller:
   """Drives one run in `workdir` with `config` until the ladder budget is spent or it is stopped."""
 
-  def __init__(self, workdir: pathlib.Path, config: ml_collections.ConfigDict, store: SQLiteStore,
+  def __init__(self, workdir: pathlib.Path, config: ml_collections.ConfigDict, store: EvolutionStore,
                out=sys.stdout):
     self.workdir, self.config, self.store, self.out = workdir, config, store, out
     self.e = config.evolve

@@ -23,14 +23,15 @@ from genesys_jax.check.checker import check_design
 from genesys_jax.check.dynamic import RATIO_LIMITS
 from genesys_jax.check.settings import settings_of
 from genesys_jax.evolve import layout
-from genesys_jax.evolve.store import DesignRow, Job, NewDesign, SessionRecord, SQLiteStore
+from genesys_jax.evolve.store_rows import DesignRow, Job, NewDesign, SessionRecord
+from genesys_jax.evolve.store import EvolutionStore
 from genesys_jax.files import read_json
 from genesys_jax.gau.design import MANIFEST, Design, load_design
 from genesys_jax.gau.errors import DesignError
 from genesys_jax.gau.scales import get_scale
 
 
-def parent_summary(store: SQLiteStore, design_id: int) -> str:
+def parent_summary(store: EvolutionStore, design_id: int) -> str:
   """How a parent did, in a line the proposer reads."""
   done = [v for v in store.verifications() if v.design_id == design_id and v.status == "completed"]
   if not done:
@@ -78,7 +79,7 @@ def family_seed(rows: dict[int, DesignRow], parent_ids: list[int]) -> str:
   return ""
 
 
-def run_design_job(job: Job, owner: str, store: SQLiteStore, workdir: pathlib.Path,
+def run_design_job(job: Job, owner: str, store: EvolutionStore, workdir: pathlib.Path,
                    config: ml_collections.ConfigDict, client: LLMClient | None) -> int | None:
   """Runs the design session `job` describes and records it; returns the new design's id, if any."""
   started = time.perf_counter()
@@ -129,7 +130,7 @@ def design_seed(run_seed: int, index: int) -> int:
   return int(np.random.default_rng([run_seed, index]).integers(2**31))
 
 
-def give_up_or_retry(job: Job, owner: str, store: SQLiteStore, error: str, max_attempts: int) -> None:
+def give_up_or_retry(job: Job, owner: str, store: EvolutionStore, error: str, max_attempts: int) -> None:
   """After an unexpected error: retry the job, or after `max_attempts` record it as a failed session."""
   if job.attempts < max_attempts:
     store.fail(job.id, owner, error, max_attempts)

@@ -7,6 +7,7 @@ import pathlib
 from genesys_jax.gau.design import Design
 
 STORE = "store.sqlite"
+STORE_URL = "store.url"  # a run whose store is on a database server: its URL (store_location.py)
 DESIGNS = "designs"     # one directory per design: design.json and its unit files
 VERIFY = "verify"       # <design>-<hash>/<rung>/: results, history, checkpoints, TensorBoard logs
 REPORT = "report"

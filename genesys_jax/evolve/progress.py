@@ -10,7 +10,7 @@ import ml_collections
 
 from genesys_jax.evolve.fitness import Ranking
 from genesys_jax.evolve.records import DesignView
-from genesys_jax.evolve.store import DesignRow, Job, VerificationRow
+from genesys_jax.evolve.store_rows import DesignRow, Job, VerificationRow
 
 
 @dataclasses.dataclass(frozen=True)

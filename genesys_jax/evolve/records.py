@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from genesys_jax.evolve.store import DesignRow, VerificationRow
+from genesys_jax.evolve.store_rows import DesignRow, VerificationRow
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-RUN_INDEPENDENT = ("evolve.workers.",)
-"""Fields that may change between sessions of one run (how many workers, how often to print)."""
+RUN_INDEPENDENT = ("evolve.workers.", "evolve.store_url")
+"""Fields that may change between sessions of one run (how many workers, how often to print), or that
+are checked against the run directory itself (where its store is: store_location.py)."""
 
 
 def _flat(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The `evolve` section of a config: seeds, the ladder and its narrowing budget, selection, workers.
+"""The `evolve` section of a config: seeds, the ladder and its narrowing budget, selection, workers, store.
 
 Configs include it with `config.evolve = evolve_config()` and override fields after.
 """
@@ -11,6 +11,7 @@ from genesys_jax.agents import settings as agents_settings
 from genesys_jax.agents.proposal import OPERATORS
 from genesys_jax.check.sandbox import Limits, isolation
 from genesys_jax.check.settings import settings_of
+from genesys_jax.evolve.store_location import check_store_url
 from genesys_jax.gau.scales import LADDERS
 from genesys_jax.units.seeds import SEED_NAMES
 from genesys_jax.verify import settings as verify_settings
@@ -28,6 +29,8 @@ def evolve_config() -> ml_collections.ConfigDict:
   c.ladder = "micro"
   c.rungs = ("micro1", "micro2", "micro3")  # the rungs this run climbs, lowest first
   c.size_tolerance = 0.2
+  c.store_url = ""                     # "": SQLite in the run directory; postgresql://USER@HOST/DB: a server
+                                       # that workers on other hosts share (store_location.py)
 
   c.budget = ml_collections.ConfigDict()
   c.budget.top = 1                     # verifications at the highest rung
@@ -105,6 +108,10 @@ def validate(c: ml_collections.ConfigDict) -> None:
   for ok, message in checks:
     if not ok:
       raise ValueError(message)
+  try:
+    check_store_url(c.store_url)
+  except ValueError as e:
+    raise ValueError(f"evolve.store_url: {e}") from e
 
 
 def validate_run(config: ml_collections.ConfigDict) -> None:

@@ -1,25 +1,21 @@
 """The evolution store: designs, lineage, design sessions and their LLM calls, check reports,
 verifications per rung, the work queue with leases, and run events.
 
-`EvolutionStore` is the interface the rest of the system uses; `SQLiteStore` implements it on one
-SQLite file in WAL mode inside the run directory (many threads and processes may open it at once; a
-shared database server can implement the same interface for multi-host runs). The schema is
-versioned: opening an older store migrates it, opening a newer one is refused.
+`EvolutionStore` holds the queries, written once; `SQLiteStore` (sqlite_store.py: one file in WAL mode
+in the run directory, for one host's processes) and `PostgresStore` (postgres_store.py: a database
+server, for processes on many hosts) supply the connection. The schema is versioned: opening an older
+store migrates it, opening a newer one is refused.
 """
 
 from __future__ import annotations
 
 import abc
 import contextlib
-import dataclasses
 import json
-import pathlib
-import sqlite3
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
+from genesys_jax.evolve.store_rows import DesignRow, Job, NewDesign, SessionRecord, VerificationRow
 from genesys_jax.evolve.store_schema import MIGRATIONS, SCHEMA_VERSION
 
 
@@ -27,201 +23,76 @@ class StoreError(Exception):
   """A store that cannot be used: unreadable, from a newer version, or inconsistent; one sentence."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Job:
-  id: int
-  kind: str
-  key: str
-  payload: dict[str, Any]
-  attempts: int
-
-
-@dataclasses.dataclass(frozen=True)
-class DesignRow:
-  id: int
-  name: str
-  content_hash: str
-  fingerprint: str | None
-  seed: bool
-  operator: str | None
-  status: str
-  path: str
-  parents: tuple[int, ...]
-  rationale: str
-  changed_units: tuple[str, ...]
-  created: float
-
-
-@dataclasses.dataclass(frozen=True)
-class VerificationRow:
-  design_id: int
-  rung: str
-  status: str
-  results: dict[str, Any]
-  run_dir: str
-  seconds: float
-  created: float
-
-
-@dataclasses.dataclass(frozen=True)
-class NewDesign:
-  """A design to record: its row fields and where its directory was written."""
-
-  name: str
-  content_hash: str
-  tree: dict[str, Any]
-  path: str
-  seed: bool = False
-  operator: str | None = None
-  parents: tuple[int, ...] = ()
-  fingerprint: str | None = None
-  rationale: str = ""
-  changed_units: tuple[str, ...] = ()
-
-
-@dataclasses.dataclass(frozen=True)
-class SessionRecord:
-  """A finished design session: what it produced, the check of its design and every LLM call."""
-
-  designer: str
-  operator: str
-  ok: bool
-  reason: str
-  seconds: float
-  cost_usd: float = 0.0
-  events: tuple[dict[str, Any], ...] = ()
-  check: dict[str, Any] | None = None   # the checker's report (CheckReport.to_json())
-
-
 class EvolutionStore(abc.ABC):
-  """Everything a run records. Methods that change several tables do it in one transaction."""
+  """Everything a run records, on a SQL database; methods that change several tables do it in one transaction.
 
-  # run metadata
-  @abc.abstractmethod
-  def get_meta(self, key: str) -> Any | None: ...
-  @abc.abstractmethod
-  def set_meta(self, key: str, value: Any) -> None: ...
-  @abc.abstractmethod
-  def log_event(self, kind: str, **payload: Any) -> None: ...
-  @abc.abstractmethod
-  def events(self, kind: str | None = None) -> list[dict[str, Any]]: ...
+  The queries are written once, in the SQL that SQLite and PostgreSQL share; a backend supplies the
+  connection, its transactions, its clock (leases are in the database's time, since hosts' clocks differ)
+  and the row locks that let several hosts' processes share the queue.
+  """
 
-  # designs and results
-  @abc.abstractmethod
-  def add_seed(self, design: NewDesign) -> int: ...
-  @abc.abstractmethod
-  def designs(self) -> list[DesignRow]: ...
-  @abc.abstractmethod
-  def verifications(self) -> list[VerificationRow]: ...
-  @abc.abstractmethod
-  def sessions(self) -> list[dict[str, Any]]: ...
-  @abc.abstractmethod
-  def spend_usd(self) -> float: ...
-  @abc.abstractmethod
-  def record_call(self, job_id: int, call: dict[str, Any]) -> None: ...
-  @abc.abstractmethod
-  def calls(self) -> list[dict[str, Any]]: ...
-  @abc.abstractmethod
-  def session_estimate_usd(self) -> float: ...
+  LOCK_ROW = ""
+  """Appended to a SELECT of rows the transaction will change: locks them until it ends."""
+  SKIP_LOCKED = ""
+  """Appended to a SELECT of queue rows: locks them and skips rows another transaction holds."""
 
-  # the work queue
-  @abc.abstractmethod
-  def enqueue(self, kind: str, key: str, payload: dict[str, Any]) -> bool: ...
-  @abc.abstractmethod
-  def claim(self, kind: str, owner: str, lease_s: float) -> Job | None: ...
-  @abc.abstractmethod
-  def renew(self, job_id: int, owner: str, lease_s: float) -> bool: ...
-  @abc.abstractmethod
-  def release(self, job_id: int, owner: str) -> None: ...
-  @abc.abstractmethod
-  def fail(self, job_id: int, owner: str, error: str, max_attempts: int) -> bool: ...
-  @abc.abstractmethod
-  def reclaim(self, is_dead: Callable[[str], bool], max_attempts: int) -> int: ...
-  @abc.abstractmethod
-  def job_counts(self) -> dict[tuple[str, str], int]: ...
-  @abc.abstractmethod
-  def jobs(self, kind: str, states: tuple[str, ...]) -> list[Job]: ...
+  # ---- what a backend provides ------------------------------------------------------------------
 
-  # finishing jobs (atomically with the job's state)
   @abc.abstractmethod
-  def finish_design_job(self, job: Job, owner: str, session: SessionRecord, design: NewDesign | None,
-                        status: str, verify_rung: str | None) -> int | None: ...
+  def _db(self) -> Any:
+    """This thread's connection: `execute(sql, params)` with `?` placeholders returns a cursor."""
+
   @abc.abstractmethod
-  def finish_verify_job(self, job: Job, owner: str, design_id: int, rung: str, status: str,
-                        results: dict[str, Any], run_dir: str, seconds: float) -> bool: ...
+  def _transaction(self) -> contextlib.AbstractContextManager[Any]:
+    """A write transaction; yields the connection."""
 
-  # a lease on the whole run (one controller at a time)
   @abc.abstractmethod
-  def acquire_run_lease(self, owner: str, lease_s: float, is_dead: Callable[[str], bool]) -> str | None: ...
+  def _now(self, db: Any) -> float:
+    """The database's clock, in seconds since the epoch."""
+
   @abc.abstractmethod
-  def release_run_lease(self, owner: str) -> None: ...
+  def _version(self, db: Any) -> int:
+    """The schema version of the open database (0 when empty); StoreError when it is not a store."""
 
+  @abc.abstractmethod
+  def close(self) -> None: ...
 
-class SQLiteStore(EvolutionStore):
-  """The embedded store: one SQLite file in WAL mode; one connection per thread."""
+  @abc.abstractmethod
+  def describe(self) -> str:
+    """Where the store is, for messages (never a password)."""
 
-  def __init__(self, path: str | pathlib.Path, create: bool = True):
-    self.path = pathlib.Path(path)
-    if not self.path.exists() and not create:
-      raise StoreError(f"no evolution store at {self.path}")
-    self._local = threading.local()
-    try:
-      with self._transaction() as db:
-        version = self._version(db)
-        if version > SCHEMA_VERSION:
-          raise StoreError(f"the store {self.path} has schema version {version}, newer than this genesys_jax "
-                           f"understands ({SCHEMA_VERSION}); upgrade genesys_jax to read it")
-        for v in range(version + 1, SCHEMA_VERSION + 1):
-          for statement in MIGRATIONS[v].split(";"):
-            if statement.strip():
-              db.execute(statement)
-          db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (json.dumps(v),))
-    except sqlite3.DatabaseError as e:
-      raise StoreError(f"{self.path} is not a readable evolution store ({e})") from e
+  def _serialize(self, db: Any, name: str) -> None:
+    """Makes transactions that call this with the same `name` run one after another (a no-op where every
+    write transaction already does)."""
 
-  # ---- connections and transactions -------------------------------------------------------------
+  def _ddl(self, statement: str) -> str:
+    """A migration statement in this backend's dialect."""
+    return statement
 
-  def _db(self) -> sqlite3.Connection:
-    db = getattr(self._local, "db", None)
-    if db is None:
-      db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
-      db.execute("PRAGMA busy_timeout = 60000")
-      mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-      if mode.lower() != "wal":
-        raise StoreError(f"{self.path} cannot use write-ahead logging (journal mode {mode})")
-      db.execute("PRAGMA synchronous = NORMAL")
-      db.execute("PRAGMA foreign_keys = ON")
-      self._local.db = db
-    return db
+  def _migrate(self) -> None:
+    """Brings the schema to SCHEMA_VERSION, refusing a newer one."""
+    with self._transaction() as db:
+      self._serialize(db, "schema")
+      version = self._version(db)
+      if version > SCHEMA_VERSION:
+        raise StoreError(f"the store {self.describe()} has schema version {version}, newer than this genesys_jax "
+                         f"understands ({SCHEMA_VERSION}); upgrade genesys_jax to read it")
+      for v in range(version + 1, SCHEMA_VERSION + 1):
+        for statement in MIGRATIONS[v].split(";"):
+          if statement.strip():
+            db.execute(self._ddl(statement))
+        self._put_meta(db, "schema_version", v)
 
-  @contextlib.contextmanager
-  def _transaction(self) -> Iterator[sqlite3.Connection]:
-    """A write transaction taken at once (BEGIN IMMEDIATE), so readers never see half of a change."""
-    db = self._db()
-    db.execute("BEGIN IMMEDIATE")
-    try:
-      yield db
-    except BaseException:
-      db.execute("ROLLBACK")
-      raise
-    db.execute("COMMIT")
-
-  @staticmethod
-  def _version(db: sqlite3.Connection) -> int:
-    if not db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").fetchone():
-      if db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-        raise StoreError("the file holds tables but no genesys_jax metadata; it is not an evolution store")
-      return 0
-    row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-    return json.loads(row[0]) if row else 0
-
-  def close(self) -> None:
-    db = getattr(self._local, "db", None)
-    if db is not None:
-      db.close()
-      self._local.db = None
+  def now(self) -> float:
+    """The store's clock (the database server's), against which leases expire."""
+    return self._now(self._db())
 
   # ---- metadata and events ----------------------------------------------------------------------
+
+  @staticmethod
+  def _put_meta(db: Any, key: str, value: Any) -> None:
+    db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+               (key, json.dumps(value)))
 
   def get_meta(self, key: str) -> Any | None:
     row = self._db().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -229,12 +100,12 @@ class SQLiteStore(EvolutionStore):
 
   def set_meta(self, key: str, value: Any) -> None:
     with self._transaction() as db:
-      db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+      self._put_meta(db, key, value)
 
   def log_event(self, kind: str, **payload: Any) -> None:
     with self._transaction() as db:
       db.execute("INSERT INTO events (time, kind, payload) VALUES (?, ?, ?)",
-                 (time.time(), kind, json.dumps(payload, default=str)))
+                 (self._now(db), kind, json.dumps(payload, default=str)))
 
   def events(self, kind: str | None = None) -> list[dict[str, Any]]:
     rows = self._db().execute("SELECT time, kind, payload FROM events" + (" WHERE kind=?" if kind else "")
@@ -243,24 +114,25 @@ class SQLiteStore(EvolutionStore):
 
   # ---- designs and results ----------------------------------------------------------------------
 
-  def _insert_design(self, db: sqlite3.Connection, d: NewDesign, status: str) -> int:
+  def _insert_design(self, db: Any, d: NewDesign, status: str) -> int:
+    self._serialize(db, "designs")  # the same tree or behaviour from two hosts at once is recorded once
     row = db.execute("SELECT id FROM designs WHERE content_hash=?", (d.content_hash,)).fetchone()
     if row:
       return row[0]
     duplicate_of = None
     if d.fingerprint and status == "implemented":
-      same = db.execute("SELECT id FROM designs WHERE fingerprint=? AND status='implemented'",
+      same = db.execute("SELECT id FROM designs WHERE fingerprint=? AND status='implemented' ORDER BY id",
                         (d.fingerprint,)).fetchone()
       if same:
         status, duplicate_of = "duplicate", same[0]
-    cursor = db.execute(
+    design_id = db.execute(
         "INSERT INTO designs (name, content_hash, fingerprint, seed, operator, status, duplicate_of, tree, path,"
-        " rationale, changed_units, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " rationale, changed_units, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (d.name, d.content_hash, d.fingerprint, int(d.seed), d.operator, status, duplicate_of,
-         json.dumps(d.tree), d.path, d.rationale, json.dumps(list(d.changed_units)), time.time()))
-    design_id = cursor.lastrowid
+         json.dumps(d.tree), d.path, d.rationale, json.dumps(list(d.changed_units)), self._now(db))).fetchone()[0]
     for parent in d.parents:
-      db.execute("INSERT INTO lineage VALUES (?, ?, ?)", (design_id, parent, d.operator or "seed"))
+      db.execute("INSERT INTO lineage (child, parent, operator) VALUES (?, ?, ?)",
+                 (design_id, parent, d.operator or "seed"))
     return design_id
 
   def add_seed(self, design: NewDesign) -> int:
@@ -270,7 +142,7 @@ class SQLiteStore(EvolutionStore):
   def designs(self) -> list[DesignRow]:
     db = self._db()
     parents: dict[int, list[int]] = {}
-    for child, parent in db.execute("SELECT child, parent FROM lineage ORDER BY rowid"):
+    for child, parent in db.execute("SELECT child, parent FROM lineage ORDER BY id"):
       parents.setdefault(child, []).append(parent)
     rows = db.execute("SELECT id, name, content_hash, fingerprint, seed, operator, status, path, rationale,"
                       " changed_units, created FROM designs ORDER BY id").fetchall()
@@ -304,10 +176,14 @@ class SQLiteStore(EvolutionStore):
   def record_call(self, job_id: int, call: dict[str, Any]) -> None:
     """Records one LLM call (a CallRecord's JSON) of a design job as soon as it is made."""
     with self._transaction() as db:
-      db.execute("INSERT INTO calls (job_id, role, model, design, ok, error, input_tokens, output_tokens, cost_usd,"
-                 " seconds, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 (job_id, call["role"], call["model"], call.get("design_id"), int(call["ok"]), call.get("error"),
-                  call["input_tokens"], call["output_tokens"], call["cost_usd"], call["seconds"], time.time()))
+      self._insert_call(db, job_id, None, call)
+
+  def _insert_call(self, db: Any, job_id: int, session_id: int | None, call: dict[str, Any]) -> None:
+    db.execute("INSERT INTO calls (job_id, session_id, role, model, design, ok, error, input_tokens, output_tokens,"
+               " cost_usd, seconds, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               (job_id, session_id, call["role"], call["model"], call.get("design_id"), int(call["ok"]),
+                call.get("error"), call["input_tokens"], call["output_tokens"], call["cost_usd"], call["seconds"],
+                self._now(db)))
 
   def calls(self) -> list[dict[str, Any]]:
     """Every recorded LLM call: role, model, design, ok, tokens and cost (to rebuild a run's ledger)."""
@@ -319,7 +195,7 @@ class SQLiteStore(EvolutionStore):
   def session_estimate_usd(self) -> float:
     """What a recorded session's calls cost on average (0 before any session has made a call)."""
     return float(self._db().execute("SELECT coalesce(avg(total), 0) FROM (SELECT sum(cost_usd) AS total FROM calls"
-                                    " WHERE session_id IS NOT NULL GROUP BY session_id)").fetchone()[0])
+                                    " WHERE session_id IS NOT NULL GROUP BY session_id) AS per_session").fetchone()[0])
 
   # ---- the work queue ---------------------------------------------------------------------------
 
@@ -328,46 +204,46 @@ class SQLiteStore(EvolutionStore):
     with self._transaction() as db:
       return self._enqueue(db, kind, key, payload)
 
-  @staticmethod
-  def _enqueue(db: sqlite3.Connection, kind: str, key: str, payload: dict[str, Any]) -> bool:
-    cursor = db.execute("INSERT OR IGNORE INTO jobs (kind, key, payload, state, created) VALUES (?, ?, ?, 'pending', ?)",
-                        (kind, key, json.dumps(payload), time.time()))
+  def _enqueue(self, db: Any, kind: str, key: str, payload: dict[str, Any]) -> bool:
+    cursor = db.execute("INSERT INTO jobs (kind, key, payload, state, created) VALUES (?, ?, ?, 'pending', ?)"
+                        " ON CONFLICT (key) DO NOTHING", (kind, key, json.dumps(payload), self._now(db)))
     return cursor.rowcount == 1
 
   def claim(self, kind: str, owner: str, lease_s: float) -> Job | None:
     """Leases the oldest pending job of `kind` to `owner`, or returns None."""
     with self._transaction() as db:
       row = db.execute("SELECT id, key, payload, attempts FROM jobs WHERE kind=? AND state='pending'"
-                       " ORDER BY id LIMIT 1", (kind,)).fetchone()
+                       " ORDER BY id LIMIT 1" + self.SKIP_LOCKED, (kind,)).fetchone()
       if row is None:
         return None
       db.execute("UPDATE jobs SET state='leased', owner=?, lease_expires=?, attempts=attempts+1 WHERE id=?",
-                 (owner, time.time() + lease_s, row[0]))
+                 (owner, self._now(db) + lease_s, row[0]))
     return Job(row[0], kind, row[1], json.loads(row[2]), row[3] + 1)
 
   def renew(self, job_id: int, owner: str, lease_s: float) -> bool:
     """Extends a lease the owner still holds; False when it was lost (the job went to someone else)."""
     with self._transaction() as db:
       cursor = db.execute("UPDATE jobs SET lease_expires=? WHERE id=? AND owner=? AND state='leased'",
-                          (time.time() + lease_s, job_id, owner))
+                          (self._now(db) + lease_s, job_id, owner))
       return cursor.rowcount == 1
 
   def release(self, job_id: int, owner: str) -> None:
     """Gives a leased job back unfinished (a clean stop): it does not count as a failed attempt."""
     with self._transaction() as db:
-      db.execute("UPDATE jobs SET state='pending', owner=NULL, lease_expires=NULL, attempts=max(attempts-1, 0)"
+      db.execute("UPDATE jobs SET state='pending', owner=NULL, lease_expires=NULL,"
+                 " attempts=CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
                  " WHERE id=? AND owner=? AND state='leased'", (job_id, owner))
 
   def fail(self, job_id: int, owner: str, error: str, max_attempts: int) -> bool:
     """Records a failed attempt; the job is retried until `max_attempts`. True when it is given up."""
     with self._transaction() as db:
-      row = db.execute("SELECT attempts FROM jobs WHERE id=? AND owner=? AND state='leased'",
+      row = db.execute("SELECT attempts FROM jobs WHERE id=? AND owner=? AND state='leased'" + self.LOCK_ROW,
                        (job_id, owner)).fetchone()
       if row is None:
         return False
       final = row[0] >= max_attempts
       db.execute("UPDATE jobs SET state=?, owner=NULL, lease_expires=NULL, error=?, finished=? WHERE id=?",
-                 ("failed" if final else "pending", error, time.time() if final else None, job_id))
+                 ("failed" if final else "pending", error, self._now(db) if final else None, job_id))
       return final
 
   def reclaim(self, is_dead: Callable[[str], bool], max_attempts: int) -> int:
@@ -377,8 +253,9 @@ class SQLiteStore(EvolutionStore):
     with status 'error', or a failed design session), so it counts against the budget like any result.
     """
     with self._transaction() as db:
-      rows = db.execute("SELECT id, kind, payload, owner, lease_expires, attempts FROM jobs WHERE state='leased'").fetchall()
-      now = time.time()
+      rows = db.execute("SELECT id, kind, payload, owner, lease_expires, attempts FROM jobs WHERE state='leased'"
+                        + self.SKIP_LOCKED).fetchall()
+      now = self._now(db)
       stale = [(i, k, json.loads(p), a) for i, k, p, owner, expires, a in rows if expires < now or is_dead(owner)]
       for job_id, kind, payload, attempts in stale:
         if attempts < max_attempts:
@@ -387,13 +264,14 @@ class SQLiteStore(EvolutionStore):
         message = f"its worker died or stopped answering {attempts} times"
         db.execute("UPDATE jobs SET state='failed', owner=NULL, error=?, finished=? WHERE id=?", (message, now, job_id))
         if kind == "verify":
-          db.execute("INSERT OR IGNORE INTO verifications (design_id, rung, status, results, run_dir, seconds, created)"
-                     " VALUES (?, ?, 'error', ?, '', 0, ?)", (payload["design_id"], payload["rung"],
-                                                             json.dumps({"status": "error", "message": message}), now))
+          db.execute("INSERT INTO verifications (design_id, rung, status, results, run_dir, seconds, created)"
+                     " VALUES (?, ?, 'error', ?, '', 0, ?) ON CONFLICT (design_id, rung) DO NOTHING",
+                     (payload["design_id"], payload["rung"], json.dumps({"status": "error", "message": message}), now))
         else:
-          cursor = db.execute("INSERT INTO sessions (job_id, designer, operator, ok, reason, seconds, created)"
-                              " VALUES (?, 'error', ?, 0, ?, 0, ?)", (job_id, payload.get("operator", ""), message, now))
-          self._attach_calls(db, job_id, cursor.lastrowid, ())
+          session_id = db.execute("INSERT INTO sessions (job_id, designer, operator, ok, reason, seconds, created)"
+                                  " VALUES (?, 'error', ?, 0, ?, 0, ?) RETURNING id",
+                                  (job_id, payload.get("operator", ""), message, now)).fetchone()[0]
+          self._attach_calls(db, job_id, session_id, ())
       return len(stale)
 
   def job_counts(self) -> dict[tuple[str, str], int]:
@@ -407,12 +285,12 @@ class SQLiteStore(EvolutionStore):
 
   # ---- finishing jobs ---------------------------------------------------------------------------
 
-  @staticmethod
-  def _holds(db: sqlite3.Connection, job: Job, owner: str) -> bool:
-    return db.execute("SELECT 1 FROM jobs WHERE id=? AND owner=? AND state='leased'", (job.id, owner)).fetchone() is not None
+  def _holds(self, db: Any, job: Job, owner: str) -> bool:
+    """Whether `owner` still holds `job`; the job's row stays locked until the transaction ends."""
+    return db.execute("SELECT 1 FROM jobs WHERE id=? AND owner=? AND state='leased'" + self.LOCK_ROW,
+                      (job.id, owner)).fetchone() is not None
 
-  @staticmethod
-  def _attach_calls(db: sqlite3.Connection, job_id: int, session_id: int, events: tuple[dict[str, Any], ...]) -> None:
+  def _attach_calls(self, db: Any, job_id: int, session_id: int, events: tuple[dict[str, Any], ...]) -> None:
     """Gives the job's calls to its session: those recorded as they were made (every attempt of the job),
     or, when none were, the calls among the session's events. The session's cost is theirs."""
     attached = db.execute("UPDATE calls SET session_id=? WHERE job_id=? AND session_id IS NULL",
@@ -420,10 +298,7 @@ class SQLiteStore(EvolutionStore):
     if not attached:
       for e in events:
         if e.get("kind") == "call":
-          db.execute("INSERT INTO calls (job_id, session_id, role, model, design, ok, error, input_tokens,"
-                     " output_tokens, cost_usd, seconds, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     (job_id, session_id, e["role"], e["model"], e.get("design_id"), int(e["ok"]), e.get("error"),
-                      e["input_tokens"], e["output_tokens"], e["cost_usd"], e["seconds"], time.time()))
+          self._insert_call(db, job_id, session_id, e)
     db.execute("UPDATE sessions SET cost_usd=(SELECT coalesce(sum(cost_usd), 0) FROM calls WHERE session_id=?)"
                " WHERE id=?", (session_id, session_id))
 
@@ -436,12 +311,12 @@ class SQLiteStore(EvolutionStore):
       if not self._holds(db, job, owner):
         return None
       design_id = self._insert_design(db, design, status) if design is not None else None
-      cursor = db.execute(
+      now = self._now(db)
+      session_id = db.execute(
           "INSERT INTO sessions (job_id, design_id, designer, operator, ok, reason, cost_usd, events, seconds, created)"
-          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
           (job.id, design_id, session.designer, session.operator, int(session.ok), session.reason, session.cost_usd,
-           json.dumps(list(session.events), default=str), session.seconds, time.time()))
-      session_id = cursor.lastrowid
+           json.dumps(list(session.events), default=str), session.seconds, now)).fetchone()[0]
       self._attach_calls(db, job.id, session_id, session.events)
       if session.check is not None:
         db.execute("INSERT INTO checks (session_id, design_id, ok, report, seconds) VALUES (?, ?, ?, ?, ?)",
@@ -451,7 +326,7 @@ class SQLiteStore(EvolutionStore):
         final = db.execute("SELECT status FROM designs WHERE id=?", (design_id,)).fetchone()[0]
         if final == "implemented":
           self._enqueue(db, "verify", f"verify:{design_id}:{verify_rung}", {"design_id": design_id, "rung": verify_rung})
-      db.execute("UPDATE jobs SET state='done', owner=NULL, finished=? WHERE id=?", (time.time(), job.id))
+      db.execute("UPDATE jobs SET state='done', owner=NULL, finished=? WHERE id=?", (now, job.id))
       return design_id
 
   def finish_verify_job(self, job: Job, owner: str, design_id: int, rung: str, status: str,
@@ -460,10 +335,11 @@ class SQLiteStore(EvolutionStore):
     with self._transaction() as db:
       if not self._holds(db, job, owner):
         return False
-      db.execute("INSERT OR IGNORE INTO verifications (design_id, rung, status, results, run_dir, seconds, created)"
-                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                 (design_id, rung, status, json.dumps(results, default=str), run_dir, seconds, time.time()))
-      db.execute("UPDATE jobs SET state='done', owner=NULL, finished=? WHERE id=?", (time.time(), job.id))
+      now = self._now(db)
+      db.execute("INSERT INTO verifications (design_id, rung, status, results, run_dir, seconds, created)"
+                 " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (design_id, rung) DO NOTHING",
+                 (design_id, rung, status, json.dumps(results, default=str), run_dir, seconds, now))
+      db.execute("UPDATE jobs SET state='done', owner=NULL, finished=? WHERE id=?", (now, job.id))
       return True
 
   # ---- the run's lease --------------------------------------------------------------------------
@@ -471,17 +347,19 @@ class SQLiteStore(EvolutionStore):
   def acquire_run_lease(self, owner: str, lease_s: float, is_dead: Callable[[str], bool]) -> str | None:
     """Takes or renews the controller's lease; returns the live holder's name when someone else has it."""
     with self._transaction() as db:
+      self._serialize(db, "run_lease")
       row = db.execute("SELECT value FROM meta WHERE key='controller'").fetchone()
+      now = self._now(db)
       if row:
         held = json.loads(row[0])
-        if held["owner"] != owner and held["expires"] > time.time() and not is_dead(held["owner"]):
+        if held["owner"] != owner and held["expires"] > now and not is_dead(held["owner"]):
           return held["owner"]
-      db.execute("INSERT OR REPLACE INTO meta VALUES ('controller', ?)",
-                 (json.dumps({"owner": owner, "expires": time.time() + lease_s}),))
+      self._put_meta(db, "controller", {"owner": owner, "expires": now + lease_s})
       return None
 
   def release_run_lease(self, owner: str) -> None:
     with self._transaction() as db:
+      self._serialize(db, "run_lease")
       row = db.execute("SELECT value FROM meta WHERE key='controller'").fetchone()
       if row and json.loads(row[0])["owner"] == owner:
         db.execute("DELETE FROM meta WHERE key='controller'")

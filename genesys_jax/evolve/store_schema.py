@@ -1,9 +1,11 @@
 """The evolution store's schema, as the migrations that build it: version k is what migrations 1..k made.
 
-Opening an older store migrates it step by step; a store from a newer version is refused.
+Opening an older store migrates it step by step; a store from a newer version is refused. The DDL is
+SQLite's; postgres_store.py reads it in PostgreSQL's dialect (a table is created before those that
+refer to it, as PostgreSQL requires).
 """
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     1: """
@@ -29,6 +31,20 @@ MIGRATIONS: dict[int, str] = {
       operator TEXT NOT NULL,
       PRIMARY KEY (child, parent)
     );
+    CREATE TABLE jobs (
+      id INTEGER PRIMARY KEY,
+      kind TEXT NOT NULL,              -- design | verify
+      key TEXT NOT NULL UNIQUE,        -- what the job does, so it is never queued twice
+      payload TEXT NOT NULL,
+      state TEXT NOT NULL,             -- pending | leased | done | failed
+      owner TEXT,
+      lease_expires REAL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      error TEXT,
+      created REAL NOT NULL,
+      finished REAL
+    );
+    CREATE INDEX jobs_by_state ON jobs (kind, state);
     CREATE TABLE sessions (
       id INTEGER PRIMARY KEY,
       job_id INTEGER UNIQUE REFERENCES jobs(id),
@@ -72,20 +88,6 @@ MIGRATIONS: dict[int, str] = {
       created REAL NOT NULL,
       UNIQUE (design_id, rung)
     );
-    CREATE TABLE jobs (
-      id INTEGER PRIMARY KEY,
-      kind TEXT NOT NULL,              -- design | verify
-      key TEXT NOT NULL UNIQUE,        -- what the job does, so it is never queued twice
-      payload TEXT NOT NULL,
-      state TEXT NOT NULL,             -- pending | leased | done | failed
-      owner TEXT,
-      lease_expires REAL,
-      attempts INTEGER NOT NULL DEFAULT 0,
-      error TEXT,
-      created REAL NOT NULL,
-      finished REAL
-    );
-    CREATE INDEX jobs_by_state ON jobs (kind, state);
     CREATE TABLE events (id INTEGER PRIMARY KEY, time REAL NOT NULL, kind TEXT NOT NULL, payload TEXT NOT NULL);
     """,
     2: """
@@ -110,5 +112,17 @@ MIGRATIONS: dict[int, str] = {
     DROP TABLE calls;
     ALTER TABLE calls_v2 RENAME TO calls;
     CREATE INDEX calls_by_job ON calls (job_id);
+    """,
+    3: """
+    CREATE TABLE lineage_v3 (
+      id INTEGER PRIMARY KEY,                      -- a child's parents in the order they were given
+      child INTEGER NOT NULL REFERENCES designs(id),
+      parent INTEGER NOT NULL REFERENCES designs(id),
+      operator TEXT NOT NULL,
+      UNIQUE (child, parent)
+    );
+    INSERT INTO lineage_v3 (child, parent, operator) SELECT child, parent, operator FROM lineage ORDER BY rowid;
+    DROP TABLE lineage;
+    ALTER TABLE lineage_v3 RENAME TO lineage;
     """,
 }

@@ -17,7 +17,8 @@ import ml_collections
 
 from genesys_jax.evolve import layout
 from genesys_jax.evolve.leases import Heartbeat
-from genesys_jax.evolve.store import Job, SQLiteStore
+from genesys_jax.evolve.store_rows import Job
+from genesys_jax.evolve.store import EvolutionStore
 from genesys_jax.gau.design import load_design
 from genesys_jax.verify.confined import VerificationFailed, verify_confined
 from genesys_jax.verify.run import run_directory
@@ -31,7 +32,7 @@ def verify_settings(config: ml_collections.ConfigDict, rung: str) -> ml_collecti
   return c
 
 
-def run_verify_job(job: Job, owner: str, store: SQLiteStore, workdir: pathlib.Path,
+def run_verify_job(job: Job, owner: str, store: EvolutionStore, workdir: pathlib.Path,
                    config: ml_collections.ConfigDict, stop: StopFlag) -> str:
   """Verifies the job's design at its rung; returns the outcome ('recorded', 'released', 'lost', 'failed')."""
   w = config.evolve.workers
@@ -73,10 +74,9 @@ class _Either(StopFlag):
     return bool(self._stop) or self._lost.is_set()
 
 
-def serve(workdir: pathlib.Path, config: ml_collections.ConfigDict, owner: str, stop: StopFlag,
+def serve(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections.ConfigDict, owner: str, stop: StopFlag,
           poll_s: float = 0.5) -> None:
   """Claims and runs verification jobs until the run is finished or `stop` is set."""
-  store = SQLiteStore(layout.store_path(workdir), create=False)
   while not stop and not store.get_meta("finished"):
     job = store.claim("verify", owner, config.evolve.workers.lease_s)
     if job is None:

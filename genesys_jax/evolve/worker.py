@@ -1,9 +1,9 @@
-"""`python -m genesys_jax.evolve.worker --workdir DIR`: a verifier process for the run in DIR.
+"""`python -m genesys_jax.evolve.worker --workdir DIR [--store_url URL]`: a verifier process for the run in DIR.
 
-The controller starts these itself (`evolve.workers.verifiers`); start more by hand on the same host to
-add devices to a run (the SQLite store in WAL mode needs every process on one host; several hosts need
-a store behind a database server, which the `EvolutionStore` interface leaves room for). The run's
-config is read from its store.
+The controller starts these itself (`evolve.workers.verifiers`); start more by hand to add devices to a
+run. On a run whose store is SQLite (store.sqlite in DIR) they must share its host; on a run whose store
+is on a PostgreSQL server (`evolve.store_url`), they may run on any host that reaches the server and sees
+the run directory at DIR (a shared file system). The run's config is read from its store.
 SIGTERM or SIGINT: the current verification checkpoints, its job goes back to the queue, exit 143.
 """
 
@@ -22,10 +22,13 @@ from genesys_jax import cli
 from genesys_jax.check.compilation_cache import use_compilation_cache
 from genesys_jax.evolve import layout, verifier
 from genesys_jax.evolve.leases import owner_name
-from genesys_jax.evolve.store import SQLiteStore, StoreError
+from genesys_jax.evolve.store import StoreError
+from genesys_jax.evolve.store_location import check_store_url, has_store, open_store
 from genesys_jax.verify.train import StopFlag
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "The run directory (holds store.sqlite).")
+_WORKDIR = flags.DEFINE_string("workdir", None, "The run directory (on another host: its path on a shared file system).")
+_STORE_URL = flags.DEFINE_string("store_url", "", "The run's PostgreSQL store (default: the one the run directory "
+                                 "records in store.url, else its store.sqlite).")
 _DIE_WITH_PARENT = flags.DEFINE_bool("die_with_parent", False, "Stop (as on SIGTERM) when the parent process dies.")
 STOPPED_EXIT_CODE = 143
 _PR_SET_PDEATHSIG = 1
@@ -44,19 +47,27 @@ def main(argv: Sequence[str]) -> int:
   if not _WORKDIR.value:
     raise cli.UsageProblem("--workdir is required")
   workdir = pathlib.Path(_WORKDIR.value)
-  if not layout.store_path(workdir).is_file():
-    raise cli.UsageProblem(f"{workdir} holds no evolution run (no {layout.STORE}); start one with genesys_jax.main")
   try:
-    config = SQLiteStore(layout.store_path(workdir), create=False).get_meta("config")
+    check_store_url(_STORE_URL.value)
+  except ValueError as e:
+    raise cli.UsageProblem(str(e)) from e
+  if not has_store(workdir):
+    raise cli.UsageProblem(f"{workdir} holds no evolution run (no {layout.STORE} or {layout.STORE_URL}); "
+                           "start one with genesys_jax.main, or give the run directory's path on this host")
+  try:
+    store = open_store(workdir, _STORE_URL.value)
+    config = store.get_meta("config")
   except StoreError as e:
     raise cli.UsageProblem(str(e)) from e
+  if config is None:
+    raise cli.UsageProblem(f"the store of the run in {workdir} holds no config; start the run with genesys_jax.main")
   stop = StopFlag()
   signal.signal(signal.SIGTERM, stop.set)
   signal.signal(signal.SIGINT, stop.set)
   if _DIE_WITH_PARENT.value:
     _stop_when_parent_dies()
   use_compilation_cache()  # shared with the checker and the controller
-  verifier.serve(workdir, ml_collections.ConfigDict(config), owner_name("verifier"), stop)
+  verifier.serve(store, workdir, ml_collections.ConfigDict(config), owner_name("verifier"), stop)
   return STOPPED_EXIT_CODE if stop else 0
 
 

@@ -14,9 +14,10 @@ from absl import flags
 from genesys_jax import cli
 from genesys_jax.evolve import layout
 from genesys_jax.evolve.store import StoreError
+from genesys_jax.evolve.store_location import has_store
 from genesys_jax.report.site import write_report
 
-_WORKDIR = flags.DEFINE_string("workdir", None, "The run directory (holds store.sqlite).")
+_WORKDIR = flags.DEFINE_string("workdir", None, "The run directory.")
 _OUT = flags.DEFINE_string("out", None, "Where to write the report's index page (default DIR/report/index.html).")
 
 
@@ -27,8 +28,9 @@ def main(argv: Sequence[str]) -> int:
   workdir = pathlib.Path(_WORKDIR.value)
   if not workdir.is_dir():
     raise cli.UsageProblem(f"--workdir {workdir} is not a directory")
-  if not layout.store_path(workdir).is_file():
-    raise cli.UsageProblem(f"{workdir} holds no evolution run (no {layout.STORE}); start one with genesys_jax.main")
+  if not has_store(workdir):
+    raise cli.UsageProblem(f"{workdir} holds no evolution run (no {layout.STORE} or {layout.STORE_URL}); "
+                           "start one with genesys_jax.main")
   out = pathlib.Path(_OUT.value) if _OUT.value else None
   if out is not None and out.is_dir():
     raise cli.UsageProblem(f"--out {out} is a directory; give the path of the index page, e.g. {out / 'index.html'}")

@@ -3,7 +3,7 @@ model or chance; seeds are reference rows."""
 
 from __future__ import annotations
 
-from genesys_jax.evolve.store import DesignRow
+from genesys_jax.evolve.store_rows import DesignRow
 from genesys_jax.report.html import badge, count, design_link, esc, number, signed, signed_rating
 from genesys_jax.report.metrics import VALIDATION_BPB, Metric, metrics_of
 from genesys_jax.report.phylogeny import fitness_color, fitness_scale

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from genesys_jax.evolve.store import DesignRow
+from genesys_jax.evolve.store_rows import DesignRow
 from genesys_jax.report.html import design_href, esc, signed_rating
 from genesys_jax.report.metrics import VALIDATION_BPB
 from genesys_jax.report.run_data import Run

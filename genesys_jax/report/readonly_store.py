@@ -1,4 +1,5 @@
-"""The evolution store opened read-only, so a report can be written while the run goes on."""
+"""The evolution store opened read-only, so a report can be written while the run goes on (SQLite
+in the run directory, or the PostgreSQL database it records)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 
-from genesys_jax.evolve.store import SCHEMA_VERSION, SQLiteStore, StoreError
+from genesys_jax.evolve import layout
+from genesys_jax.evolve.sqlite_store import SQLiteStore
+from genesys_jax.evolve.store import SCHEMA_VERSION, EvolutionStore, StoreError
+from genesys_jax.evolve.store_location import recorded_url
 
 
 class ReadOnlyStore(SQLiteStore):
@@ -55,3 +59,12 @@ class ReadOnlyStore(SQLiteStore):
       raise StoreError(f"{self.path} holds no genesys_jax metadata; it is not an evolution store")
     row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     return json.loads(row[0]) if row else 0
+
+
+def open_read_only(workdir: pathlib.Path) -> EvolutionStore:
+  """The store of the run in `workdir` opened for reading only; it offers `snapshot()`."""
+  url = recorded_url(workdir)
+  if not url:
+    return ReadOnlyStore(layout.store_path(workdir))
+  from genesys_jax.evolve.postgres_store import PostgresStore  # pylint: disable=import-outside-toplevel
+  return PostgresStore(url, read_only=True)

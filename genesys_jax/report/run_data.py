@@ -16,7 +16,8 @@ import ml_collections
 from genesys_jax.evolve import fitness
 from genesys_jax.evolve.records import DesignView, design_views
 from genesys_jax.evolve.settings import budgets, evolve_config
-from genesys_jax.evolve.store import DesignRow, SQLiteStore, VerificationRow
+from genesys_jax.evolve.store_rows import DesignRow, VerificationRow
+from genesys_jax.evolve.store import EvolutionStore
 
 MUTED_STATUSES = ("rejected", "duplicate", "failed")
 """Designs that never produced a result: shown greyed out."""
@@ -139,14 +140,14 @@ class Run:
     return name, v
 
 
-def _state(store: SQLiteStore, now: float) -> str:
+def _state(store: EvolutionStore) -> str:
   if store.get_meta("finished"):
     return "finished"
   lease = store.get_meta("controller")
-  return "running" if lease and lease.get("expires", 0) > now else "stopped"
+  return "running" if lease and lease.get("expires", 0) > store.now() else "stopped"
 
 
-def load_run(store: SQLiteStore, workdir: pathlib.Path) -> Run:
+def load_run(store: EvolutionStore, workdir: pathlib.Path) -> Run:
   """Reads the run in `workdir` from `store` (reads only; designs first, so every result has its design)."""
   now = time.time()
   rows = store.designs()
@@ -162,7 +163,7 @@ def load_run(store: SQLiteStore, workdir: pathlib.Path) -> Run:
              queued={(j.payload["design_id"], j.payload["rung"]) for j in store.jobs("verify", ("pending", "leased"))},
              rungs=rungs, budget=budget, min_margin=e.selection.min_margin, draw_margin=e.selection.draw_margin,
              designer=config.get("agents", {}).get("designer", "unknown"),
-             state=_state(store, now), generated=now)
+             state=_state(store), generated=now)
 
 
 def read_history(workdir: pathlib.Path, run_dir: str) -> list[tuple[int, float]]:

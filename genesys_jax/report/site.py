@@ -9,7 +9,7 @@ from genesys_jax.files import write_text_atomic
 from genesys_jax.report.design_page import design_page
 from genesys_jax.report.html import slug
 from genesys_jax.report.index_page import index_page
-from genesys_jax.report.readonly_store import ReadOnlyStore
+from genesys_jax.report.readonly_store import open_read_only
 from genesys_jax.report.run_data import load_run
 
 INDEX = "index.html"
@@ -29,7 +29,7 @@ def write_report(workdir: pathlib.Path, out: pathlib.Path | None = None) -> path
   pages beside it; returns `out`. Safe while the run goes on: the store is opened read-only and every page is
   replaced atomically. Raises StoreError when the store is missing or unreadable."""
   workdir = pathlib.Path(workdir)
-  store = ReadOnlyStore(layout.store_path(workdir))
+  store = open_read_only(workdir)
   try:
     with store.snapshot():
       run = load_run(store, workdir)

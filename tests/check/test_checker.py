@@ -172,7 +172,7 @@ def test_memory_over_the_gpt_limit_is_judged_against_the_family_seed_too(family,
 
 def test_family_seed_follows_first_parents():
   from genesys_jax.evolve.designing import family_seed  # pylint: disable=import-outside-toplevel
-  from genesys_jax.evolve.store import DesignRow  # pylint: disable=import-outside-toplevel
+  from genesys_jax.evolve.store_rows import DesignRow  # pylint: disable=import-outside-toplevel
   fields = {f: None for f in DesignRow.__dataclass_fields__}
   row = lambda i, name, seed, parents: DesignRow(**{**fields, "id": i, "name": name, "seed": seed,
                                                     "parents": parents})

@@ -8,7 +8,8 @@ import pytest
 
 from genesys_jax.check.dynamic import fingerprint
 from genesys_jax.evolve.controller import Controller
-from genesys_jax.evolve.store import NewDesign, SessionRecord, SQLiteStore
+from genesys_jax.evolve.store_rows import NewDesign, SessionRecord
+from genesys_jax.evolve.sqlite_store import SQLiteStore
 from genesys_jax.gau.scales import get_scale
 from genesys_jax.units.seeds import seed_design
 

@@ -15,7 +15,8 @@ from genesys_jax.agents.llm.factory import ROLES
 from genesys_jax.agents.llm.replay import ScriptedBackend
 from genesys_jax.check.report import Check, CheckReport
 from genesys_jax.evolve import designing, layout
-from genesys_jax.evolve.store import NewDesign, SessionRecord, SQLiteStore
+from genesys_jax.evolve.store_rows import NewDesign, SessionRecord
+from genesys_jax.evolve.sqlite_store import SQLiteStore
 from genesys_jax.files import read_json
 from genesys_jax.gau.design import MANIFEST
 from genesys_jax.units.seeds import seed_design
@@ -118,7 +119,7 @@ _KILLED_SESSION = """
 import sys, time
 from genesys_jax.agents.llm.replay import ScriptedBackend
 from genesys_jax.evolve import designing
-from genesys_jax.evolve.store import SQLiteStore
+from genesys_jax.evolve.sqlite_store import SQLiteStore
 from agents.test_flow import _proposal, _review
 from evolve.test_designing import _Priced, _client
 from evolve.test_controller import _config

@@ -1,4 +1,7 @@
-"""The evolution store: schema and migrations, the queue with leases, atomic job ends, the run lease."""
+"""The evolution store: schema and migrations, the queue with leases, atomic job ends, the run lease.
+
+Every test that takes `new_store` runs on both backends: SQLite in a temporary folder and PostgreSQL on
+the suite's throwaway server (tests/postgres_server.py)."""
 
 import multiprocessing
 import sqlite3
@@ -6,8 +9,28 @@ import time
 
 import pytest
 
-from genesys_jax.evolve.store import SCHEMA_VERSION, NewDesign, SessionRecord, SQLiteStore, StoreError
+from genesys_jax.evolve.postgres_store import PostgresStore
+from genesys_jax.evolve.sqlite_store import SQLiteStore
+from genesys_jax.evolve.store import SCHEMA_VERSION, EvolutionStore, StoreError
+from genesys_jax.evolve.store_rows import NewDesign, SessionRecord
 from genesys_jax.evolve.store_schema import MIGRATIONS
+
+
+def _open(address: str) -> EvolutionStore:
+  return PostgresStore(address) if address.startswith("postgresql:") else SQLiteStore(address)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def address(request, tmp_path) -> str:
+  """Where a new, empty store goes: a SQLite file, or a fresh PostgreSQL database."""
+  if request.param == "sqlite":
+    return str(tmp_path / "s.sqlite")
+  return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def new_store(address) -> EvolutionStore:
+  return _open(address)
 
 
 def _design(name: str, fingerprint: str | None = None, parents=(), seed=False) -> NewDesign:
@@ -28,10 +51,13 @@ def test_new_store_is_wal_and_versioned(tmp_path):
   assert SQLiteStore(tmp_path / "s.sqlite").get_meta("config") == {"a": [1, 2]}  # reopening keeps everything
 
 
-def test_newer_schema_garbage_and_foreign_files_are_refused(tmp_path):
-  SQLiteStore(tmp_path / "new.sqlite").set_meta("schema_version", SCHEMA_VERSION + 1)
+def test_a_newer_schema_is_refused(address):
+  _open(address).set_meta("schema_version", SCHEMA_VERSION + 1)
   with pytest.raises(StoreError, match="newer than this genesys_jax understands"):
-    SQLiteStore(tmp_path / "new.sqlite")
+    _open(address)
+
+
+def test_garbage_and_foreign_files_are_refused(tmp_path):
   (tmp_path / "junk.sqlite").write_bytes(b"this is not a database file at all" * 100)
   with pytest.raises(StoreError, match="not a readable evolution store"):
     SQLiteStore(tmp_path / "junk.sqlite")
@@ -42,8 +68,8 @@ def test_newer_schema_garbage_and_foreign_files_are_refused(tmp_path):
     SQLiteStore(tmp_path / "absent.sqlite", create=False)
 
 
-def test_queue_dedups_keys_and_leases(tmp_path):
-  store = SQLiteStore(tmp_path / "s.sqlite")
+def test_queue_dedups_keys_and_leases(new_store):
+  store = new_store
   assert store.enqueue("verify", "verify:1:micro1", {"design_id": 1})
   assert not store.enqueue("verify", "verify:1:micro1", {"design_id": 1})
   job = store.claim("verify", "a", lease_s=60)
@@ -58,8 +84,8 @@ def test_queue_dedups_keys_and_leases(tmp_path):
   assert store.job_counts() == {("verify", "failed"): 1}
 
 
-def test_reclaim_takes_back_expired_and_dead_leases(tmp_path):
-  store = SQLiteStore(tmp_path / "s.sqlite")
+def test_reclaim_takes_back_expired_and_dead_leases(new_store):
+  store = new_store
   for k in range(3):
     store.enqueue("design", f"design:{k}", {})
   expired = store.claim("design", "slow", lease_s=0.01)
@@ -73,8 +99,8 @@ def test_reclaim_takes_back_expired_and_dead_leases(tmp_path):
   assert not store.finish_verify_job(expired, "slow", 1, "micro1", "completed", {}, "", 1.0)
 
 
-def test_finishing_a_design_job_records_everything_at_once(tmp_path):
-  store = SQLiteStore(tmp_path / "s.sqlite")
+def test_finishing_a_design_job_records_everything_at_once(new_store):
+  store = new_store
   seed = store.add_seed(_design("gpt2", fingerprint="f0", seed=True))
   assert store.add_seed(_design("gpt2", seed=True)) == seed  # same content hash: the same design
   store.enqueue("design", "design:0", {})
@@ -101,8 +127,8 @@ def test_finishing_a_design_job_records_everything_at_once(tmp_path):
   assert len(store.jobs("verify", ("pending",))) == 1
 
 
-def test_a_verification_is_recorded_once(tmp_path):
-  store = SQLiteStore(tmp_path / "s.sqlite")
+def test_a_verification_is_recorded_once(new_store):
+  store = new_store
   design = store.add_seed(_design("gpt2", seed=True))
   store.enqueue("verify", "v", {})
   job = store.claim("verify", "w", 60)
@@ -112,22 +138,21 @@ def test_a_verification_is_recorded_once(tmp_path):
   assert v.results == {"x": 1} and v.rung == "micro1"
 
 
-def _claim_all(path: str, owner: str, out) -> None:
-  store = SQLiteStore(path)
+def _claim_all(address: str, owner: str, out) -> None:
+  store = _open(address)
   while (job := store.claim("verify", owner, 60)) is not None:
     out.put(job.id)
     assert store.finish_verify_job(job, owner, 1, f"r{job.id}", "completed", {}, "", 0.0)
 
 
-def test_processes_sharing_a_store_take_each_job_once(tmp_path):
-  path = tmp_path / "s.sqlite"
-  store = SQLiteStore(path)
+def test_processes_sharing_a_store_take_each_job_once(address):
+  store = _open(address)
   store.add_seed(_design("gpt2", seed=True))
   for k in range(60):
     store.enqueue("verify", f"v{k}", {})
   ctx = multiprocessing.get_context("spawn")
   out = ctx.Queue()
-  procs = [ctx.Process(target=_claim_all, args=(str(path), f"p{k}", out)) for k in range(4)]
+  procs = [ctx.Process(target=_claim_all, args=(address, f"p{k}", out)) for k in range(4)]
   for p in procs:
     p.start()
   for p in procs:
@@ -138,8 +163,8 @@ def test_processes_sharing_a_store_take_each_job_once(tmp_path):
   assert len(store.verifications()) == 60 and store.job_counts() == {("verify", "done"): 60}
 
 
-def test_one_controller_at_a_time(tmp_path):
-  store = SQLiteStore(tmp_path / "s.sqlite")
+def test_one_controller_at_a_time(new_store):
+  store = new_store
   assert store.acquire_run_lease("a", 60, lambda owner: False) is None
   assert store.acquire_run_lease("b", 60, lambda owner: False) == "a"
   assert store.acquire_run_lease("b", 60, lambda owner: owner == "a") is None  # a died: b takes over
@@ -149,8 +174,8 @@ def test_one_controller_at_a_time(tmp_path):
   assert store.acquire_run_lease("d", 60, lambda owner: False) is None  # c's lease expired
 
 
-def test_a_job_whose_worker_keeps_dying_is_given_up_and_recorded(tmp_path):
-  store = SQLiteStore(tmp_path / "s.sqlite")
+def test_a_job_whose_worker_keeps_dying_is_given_up_and_recorded(new_store):
+  store = new_store
   design = store.add_seed(_design("gpt2", seed=True))
   store.enqueue("verify", "v", {"design_id": design, "rung": "micro1"})
   store.enqueue("design", "d", {"operator": "mutation"})
@@ -169,8 +194,8 @@ def _call(cost: float, role: str = "coder", ok: bool = True) -> dict:
           "input_tokens": 100, "output_tokens": 10, "cost_usd": cost, "seconds": 0.5}
 
 
-def test_calls_count_as_they_are_made_and_every_attempt_goes_to_the_session(tmp_path):
-  store = SQLiteStore(tmp_path / "s.sqlite")
+def test_calls_count_as_they_are_made_and_every_attempt_goes_to_the_session(new_store):
+  store = new_store
   store.enqueue("design", "design:0", {"operator": "mutation"})
   first = store.claim("design", "w1", 60)
   store.record_call(first.id, _call(0.5, "proposer"))
@@ -187,8 +212,8 @@ def test_calls_count_as_they_are_made_and_every_attempt_goes_to_the_session(tmp_
   assert [c["ok"] for c in store.calls()] == [True, False, True]
 
 
-def test_a_given_up_design_job_keeps_its_calls_and_spend(tmp_path):
-  store = SQLiteStore(tmp_path / "s.sqlite")
+def test_a_given_up_design_job_keeps_its_calls_and_spend(new_store):
+  store = new_store
   store.enqueue("design", "design:0", {"operator": "scratch"})
   job = store.claim("design", "dead", 60)
   store.record_call(job.id, _call(0.5))
@@ -197,10 +222,13 @@ def test_a_given_up_design_job_keeps_its_calls_and_spend(tmp_path):
   assert session["designer"] == "error" and session["cost_usd"] == 0.5 and store.spend_usd() == 0.5
 
 
-def test_a_version_1_store_is_migrated_with_its_calls(tmp_path):
+def test_a_version_1_store_is_migrated_with_its_calls_and_parent_order(tmp_path):
   path = tmp_path / "old.sqlite"
   db = sqlite3.connect(path)
-  db.executescript(MIGRATIONS[1] + ";INSERT INTO meta VALUES ('schema_version', '1');"
+  designs = "".join(f"INSERT INTO designs (id, name, content_hash, status, tree, path, created)"
+                    f" VALUES ({i}, 'd{i}', 'h{i}', 'implemented', '{{}}', 'designs/d{i}', 0);" for i in (1, 2, 3))
+  db.executescript(MIGRATIONS[1] + ";INSERT INTO meta VALUES ('schema_version', '1');" + designs +
+                   "INSERT INTO lineage VALUES (3, 2, 'crossover'); INSERT INTO lineage VALUES (3, 1, 'crossover');"
                    "INSERT INTO jobs (id, kind, key, payload, state, created) VALUES (7, 'design', 'k', '{}', 'done', 0);"
                    "INSERT INTO sessions (id, job_id, designer, operator, ok, reason, cost_usd, seconds, created)"
                    " VALUES (3, 7, 'llm', 'mutation', 1, 'ok', 0.5, 1, 0);"
@@ -208,6 +236,39 @@ def test_a_version_1_store_is_migrated_with_its_calls(tmp_path):
                    " VALUES (3, 'proposer', 'm', 1, 10, 5, 0.5, 1);")
   db.close()
   store = SQLiteStore(path)
-  assert store.get_meta("schema_version") == SCHEMA_VERSION == 2
+  assert store.get_meta("schema_version") == SCHEMA_VERSION == 3
   assert store.spend_usd() == 0.5 and store.calls()[0]["role"] == "proposer"
   assert store._db().execute("SELECT job_id, session_id FROM calls").fetchall() == [(7, 3)]
+  assert [r.parents for r in store.designs()] == [(), (), (2, 1)]  # the parents' order survives the migration
+
+
+def test_parents_keep_their_order_and_times_their_precision(new_store):
+  a, b = new_store.add_seed(_design("a", seed=True)), new_store.add_seed(_design("b", seed=True))
+  child = new_store.add_seed(_design("c", parents=[b, a]))
+  assert next(r for r in new_store.designs() if r.id == child).parents == (b, a)
+  new_store.log_event("tick")
+  # seconds since 1970 in a 4-byte float are off by up to a minute; the store keeps them to the millisecond
+  assert abs(new_store.events("tick")[0]["time"] - new_store.now()) < 5.0
+  new_store.enqueue("verify", "v", {})
+  new_store.claim("verify", "w", lease_s=100.0)
+  [(expires,)] = new_store._db().execute("SELECT lease_expires FROM jobs").fetchall()
+  assert 95.0 < expires - new_store.now() <= 100.0  # stamped with the store's clock
+
+
+def test_a_database_of_other_tables_or_none_is_refused(postgres_server):
+  url = postgres_server.createdb()
+  postgres_server.sql("CREATE TABLE t (x int)", database=url.split("/")[3].split("?")[0])
+  with pytest.raises(StoreError, match="holds tables but no genesys_jax metadata"):
+    PostgresStore(url)
+  with pytest.raises(StoreError, match="no evolution store in the database"):
+    PostgresStore(postgres_server.createdb(), create=False)
+  absent = postgres_server.url("no_such_database")
+  with pytest.raises(StoreError, match=r"could not connect to the evolution store at postgresql:///no_such_database"):
+    PostgresStore(absent)
+
+
+def test_an_unreachable_server_is_one_sentence_without_the_password(tmp_path):
+  url = f"postgresql://alice:hunter2@/run?host={tmp_path}&connect_timeout=2"
+  with pytest.raises(StoreError) as e:
+    PostgresStore(url)
+  assert "hunter2" not in str(e.value) and "postgresql://alice@/run" in str(e.value) and "\n" not in str(e.value)

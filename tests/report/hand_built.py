@@ -11,7 +11,8 @@ import json
 import pathlib
 
 from genesys_jax.evolve.settings import evolve_config
-from genesys_jax.evolve.store import NewDesign, SessionRecord, SQLiteStore
+from genesys_jax.evolve.store_rows import NewDesign, SessionRecord
+from genesys_jax.evolve.sqlite_store import SQLiteStore
 from genesys_jax.files import write_json_atomic
 
 BLOCK = "class Block:\n  def __call__(self, x):\n    return x + self.mixer(x)\n"

@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from genesys_jax.evolve.store import SQLiteStore, StoreError
+from genesys_jax.evolve.store import StoreError
+from genesys_jax.evolve.sqlite_store import SQLiteStore
 from genesys_jax.report import write_report
 from genesys_jax.report.design_page import design_page
 from genesys_jax.report.leaderboard import leaderboard

@@ -2,7 +2,7 @@
 
 import re
 
-from genesys_jax.evolve.store import DesignRow
+from genesys_jax.evolve.store_rows import DesignRow
 from genesys_jax.report.phylogeny import generations, layout_tree, pack, phylogeny_svg
 
 
