@@ -81,8 +81,7 @@ def main(argv: Sequence[str]) -> int:
   # seconds that a mistyped flag should not wait for.
   from genesys_jax.evolve.controller import Controller  # pylint: disable=import-outside-toplevel
   use_compilation_cache()  # the seeds' fingerprints compile once across runs
-  workdir.mkdir(parents=True, exist_ok=True)
-  store = _open_store(workdir, config)
+  store = _open_store(workdir, config)  # makes the run directory
   controller = Controller(workdir, config, store)
   holder = store.acquire_run_lease(controller.owner, config.evolve.workers.lease_s, is_dead)
   if holder is not None:

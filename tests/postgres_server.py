@@ -52,12 +52,13 @@ class Server:
     return self.url(name)
 
 
-def start_server() -> Server:
-  """Starts a server in a new temporary folder (stopped by `stop_server`); pytest.skip without PostgreSQL."""
+def start_server(parent: str | None = None) -> Server:
+  """Starts a server in a new temporary folder under `parent` (default: the temporary directory), stopped by
+  `stop_server`; pytest.skip without PostgreSQL."""
   initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
   if initdb is None or pg_ctl is None:
     pytest.skip("PostgreSQL is not installed (apt-get install postgresql)")
-  folder = pathlib.Path(tempfile.mkdtemp(prefix="genesys_jax_pg_"))
+  folder = pathlib.Path(tempfile.mkdtemp(prefix="genesys_jax_pg_", dir=parent))
   folder.chmod(0o755)
   server = Server(folder)
   server.data.mkdir()

@@ -35,6 +35,9 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_
 SUPERVISOR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "supervisor.py")
 ACCELERATOR_DEVICES = ("/dev/nvidia*", "/dev/accel*", "/dev/vfio")
 """Device nodes bound into a bubblewrap sandbox when present (GPUs, TPUs)."""
+STORE_SOCKET_DIRS = ("/run/postgresql", "/var/run/postgresql")
+"""Where a local PostgreSQL server's sockets are: empty inside a bubblewrap sandbox, so that sandboxed code
+cannot reach the run's store (the network it would need otherwise is gone)."""
 ALLOW_UNISOLATED_ENV = "GENESYS_JAX_ALLOW_UNISOLATED"
 RESULT_CAP_BYTES = 4 * 2**20
 DATA_CAP_BYTES = 2 * 2**30
@@ -118,7 +121,7 @@ def isolation() -> str:
 
 def _bwrap_args(workdir: str, writable: Sequence[str] = (), readonly: Sequence[str] = (),
                 network: bool = False, disk_bytes: int | None = None) -> list[str]:
-  args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+  args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", *_store_out_of_reach()]
   for pattern in ACCELERATOR_DEVICES:
     for path in glob.glob(pattern):
       args += ["--dev-bind", path, path]
@@ -134,6 +137,19 @@ def _bwrap_args(workdir: str, writable: Sequence[str] = (), readonly: Sequence[s
     args += ["--bind", workdir, workdir, "--chdir", workdir]
   return args + ([] if network else ["--unshare-net"]) + ["--unshare-pid", "--unshare-ipc", "--unshare-uts",
                                                           "--die-with-parent", "--new-session", "--"]
+
+
+def _store_out_of_reach() -> list[str]:
+  """bubblewrap arguments that hide the evolution store's ways in: a local PostgreSQL server's socket
+  directories (an empty tmpfs over each) and libpq's password file (/dev/null without device access over
+  it: opening it fails)."""
+  args = []
+  for path in sorted({os.path.realpath(p) for p in STORE_SOCKET_DIRS if os.path.isdir(p)}):
+    args += ["--tmpfs", path]
+  passfile = os.path.realpath(os.environ.get("PGPASSFILE") or os.path.expanduser("~/.pgpass"))
+  if os.path.isfile(passfile):
+    args += ["--ro-bind", "/dev/null", passfile]
+  return args
 
 
 def _needed_under_tmp() -> list[str]:

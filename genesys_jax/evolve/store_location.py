@@ -60,10 +60,13 @@ def has_store(workdir: pathlib.Path) -> bool:
 
 
 def open_store(workdir: pathlib.Path, url: str = "", create: bool = False) -> EvolutionStore:
-  """The store of the run in `workdir` (see `store_url`); with `create`, made (and its URL recorded) if new."""
+  """The store of the run in `workdir` (see `store_url`); with `create`, made if new, with the run directory
+  and (on a server) the URL it records; nothing is written when the store cannot be opened."""
   url = store_url(workdir, url)
   if not url:
     from genesys_jax.evolve.sqlite_store import SQLiteStore  # pylint: disable=import-outside-toplevel
+    if create:
+      workdir.mkdir(parents=True, exist_ok=True)
     return SQLiteStore(layout.store_path(workdir), create=create)
   check_store_url(url)
   from genesys_jax.evolve.postgres_store import PostgresStore  # pylint: disable=import-outside-toplevel

@@ -1,9 +1,12 @@
 """The sandbox itself, independent of vetting: no secrets, no writes outside, no network, no leftovers."""
 
 import os
+import pathlib
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 
@@ -11,6 +14,7 @@ import pytest
 
 from genesys_jax.check import sandbox
 from genesys_jax.check.sandbox import Limits, bubblewrap_works, python_module, run_sandboxed, verifier_env
+from postgres_server import start_server, stop_server
 
 needs_bwrap = pytest.mark.skipif(not bubblewrap_works(), reason="bubblewrap is not usable on this machine")
 
@@ -201,3 +205,41 @@ def test_the_bubblewrap_probe_runs_without_the_callers_secrets(monkeypatch):
   finally:
     sandbox.bubblewrap_works.cache_clear()
   assert seen and seen[0] is not None and "probe-secret" not in seen[0].values()
+
+
+_REACH_THE_STORE = """
+    import socket, sys
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(sys.argv[1])
+        print("connected")
+    except OSError as e:
+        print("refused", type(e).__name__)
+    try:
+        print("password:", repr(open(sys.argv[2]).read()))
+    except OSError as e:
+        print("unreadable", type(e).__name__)
+    """
+
+
+@needs_bwrap
+def test_the_store_is_out_of_reach(tmp_path, monkeypatch):
+  """Sandboxed code can neither connect to a local PostgreSQL server's socket nor read libpq's password
+  file; both are outside the private /tmp here, so only the masking hides them."""
+  server = start_server(parent="/var/tmp")
+  secrets = pathlib.Path(tempfile.mkdtemp(dir="/var/tmp"))
+  try:
+    passfile = secrets / "pgpass"
+    passfile.write_text("*:*:*:*:hunter2\n")
+    secrets.chmod(0o755)  # readable but for the masking
+    monkeypatch.setenv("PGPASSFILE", str(passfile))
+    monkeypatch.setattr(sandbox, "STORE_SOCKET_DIRS", (str(server.folder),))
+    argv = [sys.executable, "-c", textwrap.dedent(_REACH_THE_STORE), str(server.folder / ".s.PGSQL.5432"), str(passfile)]
+    outside = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    assert "connected" in outside and "hunter2" in outside  # what the masking takes away
+    inside = run_sandboxed(argv, str(tmp_path))
+    assert inside.returncode == 0, inside.stderr
+    assert "refused" in inside.stdout and "unreadable" in inside.stdout and "hunter2" not in inside.stdout, inside.stdout
+  finally:
+    stop_server(server)
+    shutil.rmtree(secrets, ignore_errors=True)
