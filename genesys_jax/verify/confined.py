@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import socket
 import threading
 from collections.abc import Callable
 
@@ -23,7 +24,6 @@ from genesys_jax.gau.design import Design
 from genesys_jax.units.library import is_library_code
 from genesys_jax.verify.run import run_directory
 
-STOP_FILE, REQUEST_FILE = "STOP", "job_request.json"
 TRAINING_LIMITS = Limits(timeout_s=None, memory_bytes=None, cpu_seconds=None, max_processes=None,
                          max_file_bytes=None, disk_bytes=None)
 """Training runs as long and as large as its rung needs; the sandbox confines what it may touch."""
@@ -50,11 +50,13 @@ def verify_confined(design: Design, design_dir: pathlib.Path, rung: str, verify_
   """
   out = run_directory(verify_root, design, rung)
   out.mkdir(parents=True, exist_ok=True)
-  stop_file = out / STOP_FILE
+  # this process's own files: the hosts of a slice share the run directory, each with its own sandbox
+  me = f"{socket.gethostname()}-{os.getpid()}"
+  stop_file, request_file = out / f"STOP.{me}", out / f"job_request.{me}.json"
   stop_file.unlink(missing_ok=True)
   mode = isolation()
   cache = sandbox_cache(is_library_code(design.files), mode == "bubblewrap", out / "xla_cache")  # kept: resumes
-  (out / REQUEST_FILE).write_text(json.dumps({
+  request_file.write_text(json.dumps({
       "design": str(design_dir.resolve()), "rung": rung, "verify_root": str(verify_root.resolve()),
       "settings": c.to_dict(), "compilation_cache": cache.path, "cache_read_only": cache.read_only,
       "stop_file": str(stop_file.resolve()), "multi_host": multi_host, "progress": progress}))
@@ -70,7 +72,7 @@ def verify_confined(design: Design, design_dir: pathlib.Path, rung: str, verify_
   watcher = threading.Thread(target=watch, daemon=True)
   watcher.start()
   try:
-    result = run_sandboxed(python_module("genesys_jax.verify.job", str((out / REQUEST_FILE).resolve())),
+    result = run_sandboxed(python_module("genesys_jax.verify.job", str(request_file.resolve())),
                            str(out), TRAINING_LIMITS, mode=mode, writable=(str(out), *cache.writable),
                            readonly=(*readable, *cache.readonly), result_fd=True,
                            env={**verifier_env(), "HOME": os.path.expanduser("~")}, network=multi_host,
@@ -79,6 +81,7 @@ def verify_confined(design: Design, design_dir: pathlib.Path, rung: str, verify_
     done.set()
     watcher.join()
     stop_file.unlink(missing_ok=True)
+    request_file.unlink(missing_ok=True)
   lines = [l for l in result.results.splitlines() if l.strip()]
   try:
     message = json.loads(lines[-1]) if lines and not result.results_truncated else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import jax
 import numpy as np
@@ -34,14 +34,3 @@ def language_model_metrics(eval_step: EvalStep, batches: Iterable[Mapping[str, n
 
 
 
-def exactly(batches: Iterable[Mapping[str, np.ndarray]], n: int) -> Iterator[Mapping[str, np.ndarray]]:
-  """`n` batches: those of `batches`, then zero-weight copies of the last one if they run out (so all
-  hosts of a multi-host run take the same number of evaluation steps)."""
-  last = None
-  for last in itertools.islice(batches, n):
-    yield last
-    n -= 1
-  if last is not None:
-    empty = {k: np.zeros_like(v) for k, v in last.items()}
-    for _ in range(n):
-      yield empty

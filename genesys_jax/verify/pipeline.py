@@ -8,7 +8,8 @@ document into the next never enter the loss.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import grain
 import numpy as np
@@ -57,16 +58,38 @@ class _PadBatch(grain.transforms.Map):
     return {k: np.concatenate([v, np.zeros((missing,) + v.shape[1:], v.dtype)]) for k, v in batch.items()}
 
 
+def concatenate(parts: Sequence[Batch]) -> Batch:
+  """Batches (one per shard) -> one batch, the shards' rows one after another."""
+  return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+class _Concatenate(grain.transforms.Map):
+  def map(self, parts: tuple[Batch, ...]) -> Batch:
+    return concatenate(parts)
+
+
 def lm_dataset(docs: Sequence[str], tokenizer: Tokenizer, length: int, batch: int, *, train: bool,
-               seed: int = 0, shard_index: int = 0, shard_count: int = 1) -> grain.IterDataset:
+               seed: int = 0, shards: Sequence[int] = (0,), shard_count: int = 1) -> grain.IterDataset:
   """Batches of packed next-token examples from `docs`.
 
   Training data is shuffled (differently every epoch) and repeats forever; evaluation data is read
-  once in order, its last batch padded with zero-weight rows. Each process reads its own shard of the
-  documents (`shard_index` of `shard_count`).
+  once in order, its last batch padded with zero-weight rows. The documents are split into `shard_count`
+  shards (every shard_count-th one); this process reads `shards` of them, and each of its batches holds
+  `batch / len(shards)` rows of each, one shard after another. A global batch is then the same for any
+  number of processes that reads the same shards in all.
   """
-  if not len(docs):
-    raise ValueError("the corpus split has no documents")
+  if batch % len(shards):
+    raise ValueError(f"a batch of {batch} rows cannot be split evenly over {len(shards)} data shards")
+  parts = [_shard_dataset(docs, tokenizer, length, batch // len(shards), train, seed, s, shard_count)
+           for s in shards]
+  return parts[0] if len(parts) == 1 else grain.experimental.ZipIterDataset(parts).map(_Concatenate())
+
+
+def _shard_dataset(docs: Sequence[str], tokenizer: Tokenizer, length: int, batch: int, train: bool, seed: int,
+                   shard_index: int, shard_count: int) -> grain.IterDataset:
+  if not len(range(shard_index, len(docs), shard_count)):
+    raise ValueError("the corpus split has no documents" if not len(docs) else
+                     f"the corpus split has fewer documents ({len(docs)}) than data shards ({shard_count})")
   ds = grain.MapDataset.source(docs)[shard_index::shard_count]
   if train:
     ds = ds.shuffle(seed=seed).repeat()
@@ -76,3 +99,32 @@ def lm_dataset(docs: Sequence[str], tokenizer: Tokenizer, length: int, batch: in
   if train:
     return examples.batch(batch, drop_remainder=True)
   return examples.batch(batch).map(_PadBatch(batch))
+
+
+def exactly(batches: Iterable[Mapping[str, np.ndarray]], n: int) -> Iterator[Mapping[str, np.ndarray]]:
+  """`n` batches: those of `batches`, then zero-weight copies of the last one if they run out (so all
+  hosts of a multi-host run take the same number of evaluation steps)."""
+  last = None
+  for last in itertools.islice(batches, n):
+    yield last
+    n -= 1
+  if last is not None:
+    empty = {k: np.zeros_like(v) for k, v in last.items()}
+    for _ in range(n):
+      yield empty
+
+
+def evaluation_batches(docs: Sequence[str], tokenizer: Tokenizer, length: int, batch: int, n: int, *,
+                       shards: Sequence[int] = (0,), shard_count: int = 1) -> Iterator[Batch]:
+  """At most `n` evaluation batches of `docs` (`lm_dataset`'s shards). Where the documents are split into
+  shards, exactly `n`: each shard's rows go on as zero-weight rows once it runs out, so every process takes
+  the same number of steps and the rows are those of any other split of the same shards over processes."""
+  if shard_count == 1:
+    yield from itertools.islice(lm_dataset(docs, tokenizer, length, batch, train=False), n)
+    return
+  if batch % len(shards):
+    raise ValueError(f"a batch of {batch} rows cannot be split evenly over {len(shards)} data shards")
+  parts = [exactly(lm_dataset(docs, tokenizer, length, batch // len(shards), train=False, shards=(s,),
+                              shard_count=shard_count), n) for s in shards]
+  for rows in zip(*parts):
+    yield concatenate(rows)

@@ -18,6 +18,7 @@ import math
 import pathlib
 import time
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import ml_collections
@@ -30,7 +31,7 @@ from genesys_jax.gau.scales import Scale, get_scale
 from genesys_jax.gau.sizing import autosize, count_params
 from genesys_jax.verify import corpus, evaluate, multiple_choice, optim, settings
 from genesys_jax.verify.checkpoints import Checkpoints
-from genesys_jax.verify.pipeline import lm_dataset
+from genesys_jax.verify.pipeline import evaluation_batches, lm_dataset
 from genesys_jax.verify.rung_zero import run_diagnostics
 from genesys_jax.verify.scalar_writer import ScalarWriter
 from genesys_jax.verify.steps import CompiledSteps, DoesNotFit, build_steps, compute_dtype
@@ -79,6 +80,16 @@ def make_plan(md: MaterializedDesign, scale: Scale, c: ml_collections.ConfigDict
               max(1, round(c.train.warmup_fraction * total)))
 
 
+def data_shards(c: ml_collections.ConfigDict, plan: Plan) -> dict[str, Any]:
+  """The document shards this process reads (`lm_dataset`'s `shards` and `shard_count`)."""
+  count, processes = c.data.shards or jax.process_count(), jax.process_count()
+  if count % processes or plan.batch % count:
+    raise ValueError(f"data.shards={count} must be a multiple of the {processes} processes and divide the "
+                     f"batch of {plan.batch} rows")
+  mine = count // processes
+  return {"shards": tuple(range(jax.process_index() * mine, (jax.process_index() + 1) * mine)), "shard_count": count}
+
+
 def run_directory(workdir: str | pathlib.Path, design: Design, scale: str) -> pathlib.Path:
   return pathlib.Path(workdir) / f"{design.name}-{design.content_hash()[:10]}" / scale
 
@@ -88,8 +99,15 @@ def _fingerprint(design: Design, scale: Scale, plan: Plan, c: ml_collections.Con
   return {"design_hash": design.content_hash(), "scale": scale.name, "embed_dim": plan.model.embed_dim,
           "n_layers": plan.model.n_layers, "vocab": plan.model.vocab_size, "batch": plan.batch,
           "length": plan.length, "total_steps": plan.total_steps, "learning_rate": plan.learning_rate,
-          "seed": c.seed, "data": f"{c.data.source}:{c.data.tfds_name}:{c.data.tokenizer}:{c.data.tokenizer_model}",
+          "seed": c.seed, "data": f"{c.data.source}:{c.data.tfds_name}:{c.data.tokenizer}:{c.data.tokenizer_model}"
+                                  + _shards_tag(c),
           "train": repr(sorted((k, v) for k, v in c.train.to_dict().items() if k not in _NOT_IN_FINGERPRINT))}
+
+
+def _shards_tag(c: ml_collections.ConfigDict) -> str:
+  """The data's shard count where it is not the single stream of one process (older fingerprints stay)."""
+  count = c.data.shards or jax.process_count()
+  return f":shards={count}" if count != 1 else ""
 
 
 def _evaluate_all(steps: CompiledSteps, c: ml_collections.ConfigDict, tokenizer: Tokenizer, plan: Plan,
@@ -97,10 +115,8 @@ def _evaluate_all(steps: CompiledSteps, c: ml_collections.ConfigDict, tokenizer:
   """Held-out LM metrics per split and multiple-choice task metrics for the current weights."""
   out = {}
   for split in splits:
-    batches = lm_dataset(corpus.documents(c.data, split), tokenizer, plan.length, plan.host_batch, train=False,
-                         shard_index=jax.process_index(), shard_count=jax.process_count())
-    if jax.process_count() > 1:  # every host must run the same number of steps
-      batches = evaluate.exactly(batches, c.eval.max_batches)
+    batches = evaluation_batches(corpus.documents(c.data, split), tokenizer, plan.length, plan.host_batch,
+                                 c.eval.max_batches, **data_shards(c, plan))
     out[split] = evaluate.language_model_metrics(steps.evaluate, batches, c.eval.max_batches)
   if tasks:
     out["tasks"] = multiple_choice.evaluate_tasks(steps.forward, tokenizer, tasks, plan.batch, plan.length)
@@ -168,8 +184,7 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
 
   checkpoints = Checkpoints(out / "checkpoints", c.checkpoint.keep)
   train_data = iter(lm_dataset(corpus.documents(c.data, "train"), tokenizer, plan.length, plan.host_batch,
-                               train=True,
-                               seed=c.seed, shard_index=jax.process_index(), shard_count=jax.process_count()))
+                               train=True, seed=c.seed, **data_shards(c, plan)))
   restored = checkpoints.restore_latest(steps.state, train_data, fingerprint)
   start_step = 0
   if restored is not None:

@@ -29,6 +29,9 @@ def verify_config() -> ml_collections.ConfigDict:
   c.data.text_key = "text"
   c.data.tokenizer = "byte"            # 'byte' or 'sentencepiece'
   c.data.tokenizer_model = ""          # a SentencePiece .model file
+  c.data.shards = 0                    # document shards each global batch draws its rows from, in equal parts
+                                       # (0: one per process); a fixed number makes a run's data, and so its
+                                       # results, the same on any number of hosts that divides it
 
   c.train = ml_collections.ConfigDict()
   c.train.batch_tokens = 0             # tokens per optimizer step (0: the rung's)
@@ -96,6 +99,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
       (c.train.divergence_factor > 1, "train.divergence_factor must be above 1"),
       (0 < c.train.memory_fraction <= 1, "train.memory_fraction must be in (0, 1]"),
       (c.train.log_every >= 1, "train.log_every must be at least 1"),
+      (c.data.shards >= 0, "data.shards must be 0 (one per process) or positive"),
       (c.checkpoint.every_steps >= 1, "checkpoint.every_steps must be at least 1"),
       (c.checkpoint.keep >= 1, "checkpoint.keep must be at least 1"),
       (c.eval.max_batches >= 1, "eval.max_batches must be at least 1"),

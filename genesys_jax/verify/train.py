@@ -19,6 +19,7 @@ from typing import Any
 
 import jax
 
+from genesys_jax.distributed import any_process
 from genesys_jax.files import write_text_atomic
 from genesys_jax.verify.checkpoints import Checkpoints
 from genesys_jax.verify.metrics import mfu
@@ -152,14 +153,15 @@ def train_loop(steps: CompiledSteps, data: Iterator, start_step: int, settings: 
     if pending is not None and (outcome := settle(*pending)):
       break
     pending = (step, metrics)
-    if step % settings.checkpoint_every == 0 or step == settings.total_steps or stop:
+    stopping = any_process(bool(stop))  # one host's SIGTERM stops all of them at this step
+    if step % settings.checkpoint_every == 0 or step == settings.total_steps or stopping:
       outcome = settle(*pending)
       pending = None
       if outcome:
         break
       if checkpoints is not None:
         checkpoints.save(step, steps.state, data, checkpoint_meta)
-      if stop and step < settings.total_steps:
+      if stopping and step < settings.total_steps:
         outcome = TrainOutcome("preempted", step, "stopped by SIGTERM after saving a checkpoint")
         break
   if pending is not None and outcome is None:

@@ -117,6 +117,27 @@ def test_training_stream_is_deterministic_resumable_and_sharded():
   assert np.array_equal(next(c)["inputs"], after)
   other_seed = next(iter(pipeline.lm_dataset(docs, ByteTokenizer(), 32, 4, train=True, seed=4)))["inputs"]
   assert not np.array_equal(other_seed, first[0])
-  host0 = next(iter(pipeline.lm_dataset(docs, ByteTokenizer(), 32, 4, train=False, shard_index=0, shard_count=2)))
-  host1 = next(iter(pipeline.lm_dataset(docs, ByteTokenizer(), 32, 4, train=False, shard_index=1, shard_count=2)))
+  host0 = next(iter(pipeline.lm_dataset(docs, ByteTokenizer(), 32, 4, train=False, shards=(0,), shard_count=2)))
+  host1 = next(iter(pipeline.lm_dataset(docs, ByteTokenizer(), 32, 4, train=False, shards=(1,), shard_count=2)))
   assert not np.array_equal(host0["inputs"], host1["inputs"])
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_one_process_reading_every_shard_sees_the_global_batch_of_many(train):
+  """Two processes with one shard each and one process with both give the same global batches, row for
+  row, and the one process's stream resumes from its state."""
+  docs = corpus.bundled_documents("train")
+  hosts = [iter(pipeline.lm_dataset(docs, ByteTokenizer(), 16, 2, train=train, seed=1, shards=(k,), shard_count=2))
+           for k in (0, 1)]
+  whole = iter(pipeline.lm_dataset(docs, ByteTokenizer(), 16, 4, train=train, seed=1, shards=(0, 1), shard_count=2))
+  for _ in range(3):
+    parts = [next(h) for h in hosts]
+    batch = next(whole)
+    for key in batch:
+      assert np.array_equal(batch[key], np.concatenate([p[key] for p in parts])), key
+  state, after = whole.get_state(), next(whole)
+  again = iter(pipeline.lm_dataset(docs, ByteTokenizer(), 16, 4, train=train, seed=1, shards=(0, 1), shard_count=2))
+  again.set_state(state)
+  assert np.array_equal(next(again)["inputs"], after["inputs"])
+  with pytest.raises(ValueError, match="cannot be split evenly over 2 data shards"):
+    pipeline.lm_dataset(docs, ByteTokenizer(), 16, 3, train=train, shards=(0, 1), shard_count=2)
