@@ -33,8 +33,9 @@ def verify_settings(config: ml_collections.ConfigDict, rung: str) -> ml_collecti
 
 
 def run_verify_job(job: Job, owner: str, store: EvolutionStore, workdir: pathlib.Path,
-                   config: ml_collections.ConfigDict, stop: StopFlag) -> str:
-  """Verifies the job's design at its rung; returns the outcome ('recorded', 'released', 'lost', 'failed')."""
+                   config: ml_collections.ConfigDict, stop: StopFlag, multi_host: bool = False) -> str:
+  """Verifies the job's design at its rung; returns the outcome ('recorded', 'released', 'lost', 'failed').
+  `multi_host`: the verification is one process of a slice's (slice_verifier.py)."""
   w = config.evolve.workers
   design_id, rung = job.payload["design_id"], job.payload["rung"]
   row = next(r for r in store.designs() if r.id == design_id)
@@ -44,7 +45,8 @@ def run_verify_job(job: Job, owner: str, store: EvolutionStore, workdir: pathlib
     try:
       design = load_design(workdir / row.path)  # reads text: the design's code runs only in the sandbox
       results = verify_confined(design, workdir / row.path, rung, workdir / layout.VERIFY,
-                                verify_settings(config, rung), lambda: bool(lost_or_stopped), visible=workdir)
+                                verify_settings(config, rung), lambda: bool(lost_or_stopped), visible=workdir,
+                                multi_host=multi_host)
     except Exception as e:  # a design that crashes in training is a result, after max_attempts tries
       message = str(e) if isinstance(e, VerificationFailed) else f"{type(e).__name__}: {e}"
       if job.attempts < w.max_attempts:

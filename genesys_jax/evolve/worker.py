@@ -3,8 +3,11 @@
 The controller starts these itself (`evolve.workers.verifiers`); start more by hand to add devices to a
 run. On a run whose store is SQLite (store.sqlite in DIR) they must share its host; on a run whose store
 is on a PostgreSQL server (`evolve.store_url`), they may run on any host that reaches the server and sees
-the run directory at DIR (a shared file system). The run's config is read from its store.
-SIGTERM or SIGINT: the current verification checkpoints, its job goes back to the queue, exit 143.
+the run directory at DIR (a shared file system). The run's config is read from its store. On every host
+of a multi-host slice (GENESYS_JAX_NUM_PROCESSES and GENESYS_JAX_PROCESS_ID, or Cloud TPU's worker
+variables, with the coordinator JAX needs) the processes verify each job together (slice_verifier.py).
+SIGTERM or SIGINT: the current verification checkpoints, its job goes back to the queue, exit 143 (on a
+slice, every process of the slice stops so and exits 143).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from genesys_jax import cli
 from genesys_jax.check.compilation_cache import use_compilation_cache
 from genesys_jax.evolve import layout, verifier
 from genesys_jax.evolve.leases import owner_name
+from genesys_jax.evolve.slice_verifier import serve_slice, slice_position
 from genesys_jax.evolve.store import StoreError
 from genesys_jax.evolve.store_location import check_store_url, has_store, open_store
 from genesys_jax.verify.train import StopFlag
@@ -61,14 +65,23 @@ def main(argv: Sequence[str]) -> int:
     raise cli.UsageProblem(str(e)) from e
   if config is None:
     raise cli.UsageProblem(f"the store of the run in {workdir} holds no config; start the run with genesys_jax.main")
+  try:
+    position = slice_position()
+  except ValueError as e:
+    raise cli.UsageProblem(str(e)) from e
   stop = StopFlag()
   signal.signal(signal.SIGTERM, stop.set)
   signal.signal(signal.SIGINT, stop.set)
   if _DIE_WITH_PARENT.value:
     _stop_when_parent_dies()
   use_compilation_cache()  # shared with the checker and the controller
-  verifier.serve(store, workdir, ml_collections.ConfigDict(config), owner_name("verifier"), stop)
-  return STOPPED_EXIT_CODE if stop else 0
+  config = ml_collections.ConfigDict(config)
+  if position.count > 1:
+    stopped = serve_slice(store, workdir, config, owner_name(f"slice{position.index}"), stop, position)
+  else:
+    verifier.serve(store, workdir, config, owner_name("verifier"), stop)
+    stopped = bool(stop)
+  return STOPPED_EXIT_CODE if stopped else 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,101 @@
+"""A verifier that is one process of a multi-host slice: every host's process verifies the same job in
+lockstep, as one JAX program over the slice's global mesh.
+
+Process 0 (the leader) claims a job, renews its lease and records its result; it publishes what it is
+verifying in the store (`slice:<name>`), and every other process (a follower) starts the same
+verification when it sees it. The verifications' sandboxed children join each other with
+`jax.distributed` and agree on every stop (`distributed.any_process`: SIGTERM on any host, the leader's
+lost lease), so no host waits alone in a collective. A preempted verification stops the whole slice
+(every process exits, the leader gives the job back or has lost it), and restarting the slice resumes it from its
+checkpoint. A single host is `serve` in verifier.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import time
+
+import ml_collections
+
+from genesys_jax.distributed import NUM_PROCESSES_ENV, PROCESS_ID_ENV
+from genesys_jax.evolve import layout
+from genesys_jax.evolve.store import EvolutionStore
+from genesys_jax.evolve.verifier import run_verify_job, verify_settings
+from genesys_jax.gau.design import load_design
+from genesys_jax.verify.confined import VerificationFailed, verify_confined
+from genesys_jax.verify.train import StopFlag
+
+
+@dataclasses.dataclass(frozen=True)
+class SlicePosition:
+  index: int   # this process; 0 leads
+  count: int   # processes in the slice
+  name: str    # shared by the slice's processes (the store key they meet at)
+
+
+def slice_position() -> SlicePosition:
+  """Where this process is in its slice, from the environment: NUM_PROCESSES_ENV and PROCESS_ID_ENV (as
+  launch/tpu_vm.sh sets them), else Cloud TPU's TPU_WORKER_HOSTNAMES and TPU_WORKER_ID; one process
+  otherwise. ValueError (one sentence) for values that do not make a slice."""
+  if os.environ.get(NUM_PROCESSES_ENV):
+    count, index = os.environ[NUM_PROCESSES_ENV], os.environ.get(PROCESS_ID_ENV, "")
+  else:
+    hosts = [h for h in os.environ.get("TPU_WORKER_HOSTNAMES", "").split(",") if h]
+    count, index = str(len(hosts) or 1), os.environ.get("TPU_WORKER_ID", "0" if len(hosts) <= 1 else "")
+  if not (count.isdigit() and index.isdigit() and int(index) < int(count)):
+    raise ValueError(f"the slice position (process {index or '?'} of {count}) is not a process of the slice; set "
+                     f"{PROCESS_ID_ENV} to 0..{NUM_PROCESSES_ENV}-1")
+  name = os.environ.get("JAX_COORDINATOR_ADDRESS") or os.environ.get("TPU_WORKER_HOSTNAMES", "").split(",")[0]
+  return SlicePosition(int(index), int(count), name or "slice")
+
+
+def _key(position: SlicePosition) -> str:
+  return f"slice:{position.name}"
+
+
+def serve_slice(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections.ConfigDict, owner: str,
+                stop: StopFlag, position: SlicePosition, poll_s: float = 0.5) -> bool:
+  """Verifies jobs with the other processes of the slice until the run is finished, `stop` is set, or a
+  verification was preempted (then every process of the slice returns); True unless the run finished."""
+  if position.index == 0:
+    _lead(store, workdir, config, owner, stop, position, poll_s)
+  else:
+    _follow(store, workdir, config, stop, position, poll_s)
+  return not store.get_meta("finished")
+
+
+def _lead(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections.ConfigDict, owner: str,
+          stop: StopFlag, position: SlicePosition, poll_s: float) -> None:
+  while not stop and not store.get_meta("finished"):
+    job = store.claim("verify", owner, config.evolve.workers.lease_s)
+    if job is None:
+      time.sleep(poll_s)
+      continue
+    store.set_meta(_key(position), {"job": job.id, "attempt": job.attempts, **job.payload})
+    outcome = run_verify_job(job, owner, store, workdir, config, stop, multi_host=True)
+    if outcome in ("released", "lost"):  # preempted: every host stopped at the same step; so does the slice
+      return
+
+
+def _follow(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections.ConfigDict, stop: StopFlag,
+            position: SlicePosition, poll_s: float) -> None:
+  followed = None
+  while not stop and not store.get_meta("finished"):
+    assignment = store.get_meta(_key(position))
+    leased = {j.id for j in store.jobs("verify", ("leased",))}
+    if not assignment or (assignment["job"], assignment["attempt"]) == followed or assignment["job"] not in leased:
+      time.sleep(poll_s)  # nothing new that the leader is verifying now
+      continue
+    followed = (assignment["job"], assignment["attempt"])
+    row = next(r for r in store.designs() if r.id == assignment["design_id"])
+    design = load_design(workdir / row.path)
+    try:
+      results = verify_confined(design, workdir / row.path, assignment["rung"], workdir / layout.VERIFY,
+                                verify_settings(config, assignment["rung"]), lambda: bool(stop), visible=workdir,
+                                multi_host=True)
+    except VerificationFailed:
+      continue  # the leader's side fails alike, and records it
+    if results.get("status") == "preempted":
+      return

@@ -1,0 +1,100 @@
+"""The verifier as the processes of a multi-host slice: two local processes (a 2-host CPU "slice", each
+with 2 fake devices) share a PostgreSQL store; the leader claims the job and records it, the follower
+verifies it with the leader in lockstep; SIGTERM to the follower stops both at one step and gives the job
+back; the restarted slice resumes it, records it once, and both leave when the run is finished."""
+
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from genesys_jax.distributed import NUM_PROCESSES_ENV, PROCESS_ID_ENV
+from genesys_jax.evolve import layout
+from genesys_jax.evolve.postgres_store import PostgresStore
+from genesys_jax.evolve.store_rows import NewDesign
+from genesys_jax.units.seeds import seed_design
+from shared_fixtures import ROOT
+
+_HANG_GUARD_S = 600
+
+
+def _smoke_config() -> dict:
+  spec = importlib.util.spec_from_file_location("default_config", ROOT / "configs" / "default.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return json.loads(json.dumps(module.get_config("smoke").to_dict()))
+
+
+def _free_port() -> int:
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def _worker_env(port: int, index: int, count: int = 2) -> dict[str, str]:
+  flags = " ".join(f for f in os.environ.get("XLA_FLAGS", "").split() if "device_count" not in f)
+  return {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": f"{flags} --xla_force_host_platform_device_count=2",
+          "JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{port}", NUM_PROCESSES_ENV: str(count), PROCESS_ID_ENV: str(index)}
+
+
+def test_a_slice_verifies_a_job_together_stops_together_and_records_it_once(postgres_url, tmp_path):
+  workdir = tmp_path / "run"
+  design = seed_design("gpt2")
+  path = layout.design_directory(design)
+  design.save(workdir / path)
+  (workdir / layout.STORE_URL).write_text(postgres_url + "\n")
+  store = PostgresStore(postgres_url)
+  config = _smoke_config()
+  config["verify"]["train"]["max_steps"] = 60  # long enough to be stopped halfway
+  store.set_meta("config", config)
+  design_id = store.add_seed(NewDesign(design.name, design.content_hash(), {"root": design.root}, path, seed=True))
+  store.enqueue("verify", f"verify:{design_id}:micro1", {"design_id": design_id, "rung": "micro1"})
+
+  logs = [tmp_path / f"host{k}.log" for k in (0, 1)]
+  hosts = _start_slice(workdir, logs)
+  _wait_for(lambda: any(p.name.isdigit() for p in workdir.glob("verify/*/micro1/checkpoints/*")), hosts, logs)
+  hosts[1].send_signal(signal.SIGTERM)  # the follower's host is preempted: the whole slice stops at one step
+  assert [h.wait(timeout=_HANG_GUARD_S) for h in hosts] == [143, 143], [log.read_text()[-2000:] for log in logs]
+  [job] = store.jobs("verify", ("pending",))
+  assert job.attempts == 0 and not store.verifications()  # given back, not failed
+
+  hosts = _start_slice(workdir, logs)  # the slice restarted: the job resumes from its checkpoint
+  _wait_for(store.verifications, hosts, logs)
+  store.set_meta("finished", True)
+  assert [h.wait(timeout=_HANG_GUARD_S) for h in hosts] == [0, 0]
+  [v] = store.verifications()
+  assert v.status == "completed" and v.results["resumed_from"] > 0, v.results
+  assert v.results["train"]["devices"] == 4  # one program over both processes' devices
+  assert store.job_counts() == {("verify", "done"): 1}
+
+
+def _start_slice(workdir, logs) -> list[subprocess.Popen]:
+  """The slice's two worker processes, leader (process 0) first in the list; the follower starts first."""
+  port = _free_port()
+  hosts = {k: subprocess.Popen([sys.executable, "-m", "genesys_jax.evolve.worker", "--workdir", str(workdir)],
+                               cwd=ROOT, env=_worker_env(port, k), stdout=open(logs[k], "a"), stderr=subprocess.STDOUT)
+           for k in (1, 0)}
+  return [hosts[0], hosts[1]]
+
+
+def _wait_for(happened, hosts, logs) -> None:
+  deadline = time.monotonic() + _HANG_GUARD_S
+  while not happened():
+    assert all(h.poll() is None for h in hosts), [log.read_text()[-2000:] for log in logs]
+    assert time.monotonic() < deadline, "the slice made no progress"
+    time.sleep(0.1)
+
+
+def test_a_process_outside_its_slice_is_one_line_and_exit_2(postgres_url, tmp_path):
+  workdir = tmp_path / "run"
+  workdir.mkdir()
+  (workdir / layout.STORE_URL).write_text(postgres_url + "\n")
+  PostgresStore(postgres_url).set_meta("config", _smoke_config())
+  result = subprocess.run([sys.executable, "-m", "genesys_jax.evolve.worker", "--workdir", str(workdir)], cwd=ROOT,
+                          env=_worker_env(_free_port(), 5), capture_output=True, text=True, timeout=300)
+  assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+  assert "is not a process of the slice" in result.stderr
