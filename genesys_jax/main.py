@@ -29,7 +29,7 @@ from genesys_jax.report import write_report
 from genesys_jax.evolve.run_config import config_differences
 from genesys_jax.evolve.settings import validate_run
 from genesys_jax.evolve.store import EvolutionStore, StoreError
-from genesys_jax.evolve.store_location import open_store
+from genesys_jax.evolve.store_location import open_store, record_store_url
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Run config file, e.g. configs/default.py:smoke.",
                                           lock_config=True)
@@ -48,7 +48,7 @@ def _open_store(workdir: pathlib.Path, config) -> EvolutionStore:
   recorded = store.get_meta("config")
   if recorded is None:
     store.set_meta("config", current)
-    return store
+    recorded = current
   differences = config_differences(recorded, current)
   if differences and not _ALLOW_CHANGE.value:
     raise cli.UsageProblem(f"{workdir} belongs to a run with a different config ({'; '.join(differences[:3])}"
@@ -57,6 +57,7 @@ def _open_store(workdir: pathlib.Path, config) -> EvolutionStore:
   if differences:
     store.set_meta("config", current)
     store.log_event("config_changed", differences=differences)
+  record_store_url(workdir, config.evolve.store_url)  # the run's config is in its store
   return store
 
 

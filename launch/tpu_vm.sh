@@ -7,20 +7,23 @@
 # ACTIONs, run in the order given (default: setup start):
 #   create   gcloud compute tpus tpu-vm create (ACCELERATOR_TYPE, RUNTIME_VERSION, SPOT=1)
 #   setup    copy this checkout (without .git, .venv, runs) to REMOTE_DIR on every worker; pip install '.[tpu]'
-#   start    the controller on worker 0 (nohup; log and pid in WORKDIR); the same command resumes a run
+#   start    the controller on worker 0 (nohup; log and pid in WORKDIR); the same command resumes a run;
+#            on a slice (WORKERS > 1) also a slice verifier on every worker
 #   logs     follow the controller's log
-#   stop     SIGINT to the controller: running verifications checkpoint; `start` continues the run
+#   stop     SIGINT to the controller (and SIGTERM to the slice verifiers): running verifications
+#            checkpoint; `start` continues the run
 #   delete   gcloud compute tpus tpu-vm delete
 # Arguments starting with -- go to the main job (e.g. the data paths of configs/tpu.py).
 #
 # Settings (environment): TPU, ZONE (required); PROJECT (gcloud's default); ACCELERATOR_TYPE (v4-8);
 # RUNTIME_VERSION (tpu-ubuntu2204-base); SPOT=1; PYTHON (python3.11, apt-installed on the VM if missing); CONFIG (configs/tpu.py); WORKDIR (runs/tpu, relative to
 # REMOTE_DIR or absolute); REMOTE_DIR (genesys_jax, in the home directory); FORWARD_ENV (names of variables
-# passed from here to the jobs, e.g. GEMINI_API_KEY); WORKERS (hosts in the slice, 1); DRY_RUN=1 (print
-# the commands, run nothing).
+# passed from here to the jobs, e.g. GEMINI_API_KEY); WORKERS (hosts in the slice, 1); STORE_URL (a
+# slice's PostgreSQL store, postgresql://USER@HOST/DATABASE); DRY_RUN=1 (print the commands, run nothing).
 #
-# One host is what the controller supports (configs/tpu.py): on a multi-host slice the other workers stay
-# idle (see launch/README.md).
+# A multi-host slice (WORKERS > 1) runs CONFIG's `slice` variant: the controller on worker 0 with its store
+# at STORE_URL, and on every worker a slice verifier; the hosts verify each design together (see
+# launch/README.md). WORKDIR must then be an absolute path that every worker mounts.
 set -euo pipefail
 
 fail() { echo "error: $*" >&2; exit 2; }
@@ -33,6 +36,7 @@ CONFIG=${CONFIG:-configs/tpu.py}
 WORKDIR=${WORKDIR:-runs/tpu}
 REMOTE_DIR=${REMOTE_DIR:-genesys_jax}
 WORKERS=${WORKERS:-1}
+STORE_URL=${STORE_URL:-}
 TARBALL=${TMPDIR:-/tmp}/genesys_jax-$TPU.tgz
 PYTHON=${PYTHON:-python3.11}
 [[ $WORKERS =~ ^[1-9][0-9]*$ ]] || fail "WORKERS must be a positive number of hosts; got '$WORKERS'"
@@ -50,6 +54,12 @@ for arg in "$@"; do
   esac
 done
 [[ ${#actions[@]} -gt 0 ]] || actions=(setup start)
+if (( WORKERS > 1 )); then
+  [[ -n $STORE_URL ]] || fail "a slice of $WORKERS hosts shares its store through a PostgreSQL server: set STORE_URL, e.g. STORE_URL=postgresql://me@db-host/genesys_run1"
+  [[ $WORKDIR == /* ]] || fail "a slice of $WORKERS hosts shares its run directory: set WORKDIR to an absolute path every worker mounts; got '$WORKDIR'"
+  [[ $CONFIG == *:* ]] && CONFIG="$CONFIG,slice" || CONFIG="$CONFIG:slice"
+  flags+=("--config.evolve.store_url=$STORE_URL")
+fi
 
 # One word quoted as the shell reads it back (as Python's shlex.quote does), and a command line of such words.
 q() {
@@ -92,6 +102,16 @@ controller_command() {
        "> $(q "$WORKDIR/controller.log") 2>&1 < /dev/null & echo \$! > $(q "$WORKDIR/controller.pid")"
 }
 
+# A slice verifier on each worker: its place in the slice from the TPU VM's metadata, started once the
+# controller has recorded the run (WORKDIR/store.url); its log and pid in WORKDIR, one per host.
+slice_worker_command() {
+  local w=(.venv/bin/python -m genesys_jax.evolve.worker --workdir "$WORKDIR") dir; dir=$(q "$WORKDIR")
+  local id='$(curl -s -H Metadata-Flavor:Google http://metadata.google.internal/computeMetadata/v1/instance/attributes/agent-worker-number)'
+  echo "cd $(q "$REMOTE_DIR") && until [ -f $dir/store.url ]; do sleep 2; done &&" \
+       "nohup $(env_prefix)GENESYS_JAX_NUM_PROCESSES=$WORKERS GENESYS_JAX_PROCESS_ID=$id GENESYS_JAX_SLICE=$(q "$TPU") $(show "${w[@]}")" \
+       "> $dir/slice-worker.\$(hostname).log 2>&1 < /dev/null & echo \$! > $dir/slice-worker.\$(hostname).pid"
+}
+
 for action in "${actions[@]}"; do
   case $action in
     create)
@@ -104,10 +124,14 @@ for action in "${actions[@]}"; do
     start)
       gcloud_tpu ssh "$TPU" --worker=0 --command "$(controller_command)"
       if (( WORKERS > 1 )); then
-        echo "note: the other $((WORKERS - 1)) worker(s) stay idle: the controller and its verifiers run on worker 0" >&2
+        gcloud_tpu ssh "$TPU" --worker=all --command "$(slice_worker_command)"
       fi ;;
     logs) gcloud_tpu ssh "$TPU" --worker=0 --command "cd $(q "$REMOTE_DIR") && tail -n 100 -f $(q "$WORKDIR/controller.log")" ;;
-    stop) gcloud_tpu ssh "$TPU" --worker=0 --command "cd $(q "$REMOTE_DIR") && kill -INT \$(cat $(q "$WORKDIR/controller.pid"))" ;;
+    stop)
+      gcloud_tpu ssh "$TPU" --worker=0 --command "cd $(q "$REMOTE_DIR") && kill -INT \$(cat $(q "$WORKDIR/controller.pid"))"
+      if (( WORKERS > 1 )); then
+        gcloud_tpu ssh "$TPU" --worker=all --command "kill -TERM \$(cat $(q "$WORKDIR")/slice-worker.\$(hostname).pid)"
+      fi ;;
     delete) gcloud_tpu delete "$TPU" --quiet ;;
   esac
 done

@@ -35,7 +35,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 PLATFORMS = ("local", "vertex")
 CONTROLLER = "genesys_jax.main"
 WORKER = "genesys_jax.evolve.worker"
-STORE = "store.sqlite"
+STORE, STORE_URL = "store.sqlite", "store.url"  # a run's SQLite store, or the URL of its PostgreSQL store
 VERTEX_SCRATCH = "/tmp/genesys_run"
 VERTEX_IMAGE = "python:3.11-slim"
 VERTEX_GPUS = ("A100", "L4_24TH", "V100", "T4", "P100", "P4")
@@ -171,10 +171,10 @@ def _local_jobs(args: argparse.Namespace, spec: str, unit: str, flags: list[str]
   python = shutil.which(args.genesys_python) or args.genesys_python
   controller = (python, "-m", CONTROLLER, "--config", spec, "--workdir", str(workdir), *flags)
   jobs = [JobSpec(unit, "controller", controller, "local", None, 0, env, forward)]
-  store = shlex.quote(str(workdir / STORE))
+  store, url = shlex.quote(str(workdir / STORE)), shlex.quote(str(workdir / STORE_URL))
   worker = shlex.join([python, "-m", WORKER, "--workdir", str(workdir)])
   message = shlex.quote(f"error: no run appeared in {workdir} within {WAIT_FOR_STORE_S} s")
-  wait = (f"i=0; until [ -f {store} ]; do i=$((i+5)); if [ $i -gt {WAIT_FOR_STORE_S} ]; then "
+  wait = (f"i=0; until [ -f {store} ] || [ -f {url} ]; do i=$((i+5)); if [ $i -gt {WAIT_FOR_STORE_S} ]; then "
           f"echo {message} >&2; exit 1; fi; sleep 5; done; exec {worker}")
   for i in range(1, args.verifiers + 1):
     jobs.append(JobSpec(unit, f"verifier_{i}", ("/bin/sh", "-c", wait), "local", None, 0, env, forward))
@@ -201,7 +201,7 @@ def job_specs(args: argparse.Namespace, overrides: list[str]) -> list[JobSpec]:
   if args.platform == "local" and args.accelerator:
     fail("--accelerator is for --platform vertex; a local run uses this machine's devices")
   if args.platform == "vertex" and args.verifiers:
-    fail("extra verifier jobs would run on other machines, and the run's SQLite store serves one host; "
+    fail("extra verifier jobs would run on other machines, which do not see the job's local run directory; "
          "use --config.evolve.workers.verifiers=N for more verifiers inside the job")
   if args.accelerator and args.accelerator not in VERTEX_GPUS:
     fail(f"--accelerator {args.accelerator} is not a Vertex AI GPU of xm_local ({', '.join(VERTEX_GPUS)}); "

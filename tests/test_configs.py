@@ -23,9 +23,10 @@ from genesys_jax.verify.tokenizer import make_tokenizer
 
 CONFIGS = pathlib.Path(__file__).parents[1] / "configs"
 PAPER_BUDGETS = {"14M": 256, "31M": 64, "70M": 16, "125M": 4, "350M": 1}
-PAPER_SPECS = ("paper", "paper:offline", "paper:random", "paper:offline,random", "gpu", "gpu:offline", "tpu")
+PAPER_SPECS = ("paper", "paper:offline", "paper:random", "paper:offline,random", "gpu", "gpu:offline", "tpu",
+               "tpu:slice", "tpu:offline,slice")
 SPECS = ("default", "default:smoke", *PAPER_SPECS)
-MESHED = ("default", "default:smoke", "paper", "gpu", "tpu")
+MESHED = ("default", "default:smoke", "paper", "gpu", "tpu", "tpu:slice")
 """One config per mesh and data setup (the variants change only the designer and selection)."""
 BAND_TESTED = 0.2
 """The parameter band tests/gau/test_sizing.py checks every seed against at every rung."""
@@ -100,6 +101,12 @@ def test_variants_switch_designer_and_selection():
   assert load("paper:random").agents.designer == "llm"
 
 
+def test_the_slice_variant_leaves_verifying_to_every_host_over_one_mesh():
+  one, whole = load("tpu"), load("tpu:offline,slice")
+  assert one.evolve.workers.verifiers == 1 and whole.evolve.workers.verifiers == 0
+  assert whole.verify.mesh.to_dict() == {"data": -1, "fsdp": 4, "tensor": 1} and whole.agents.designer == "offline"
+
+
 @pytest.mark.parametrize("name", ["default", "paper", "gpu", "tpu"])
 def test_unknown_variant_names_the_choices(name):
   with pytest.raises(ValueError, match="unknown config variant.*(smoke|offline, random)"):
@@ -130,7 +137,7 @@ def test_gpt_train_step_lowers_at_the_lowest_and_top_rung_under_the_config_mesh(
     assert isinstance(lowered.train_step, jax.stages.Lowered)
     params = nnx.state(lowered.abstract_state[0], nnx.Param)
     assert sum(x.size for x in jax.tree.leaves(params)) == plan.params
-    axis = "fsdp" if c.mesh.fsdp == -1 else "data"
-    assert lowered.batch_sharding.spec[0] == axis
+    batch_axes = tuple(a for a in ("data", "fsdp") if mesh.shape[a] > 1)  # rows split over both, where both are
+    assert lowered.batch_sharding.spec[0] == (batch_axes[0] if len(batch_axes) == 1 else batch_axes)
     embed_spec = lowered.state_sharding[0]["embed"].spec
-    assert ("fsdp" in embed_spec) == (axis == "fsdp"), embed_spec
+    assert ("fsdp" in embed_spec) == (mesh.shape["fsdp"] > 1), embed_spec  # weights split over fsdp only

@@ -53,7 +53,8 @@ def evolve_config() -> ml_collections.ConfigDict:
 
   c.workers = ml_collections.ConfigDict()
   c.workers.designers = 1              # designer threads in the controller (LLM sessions wait on the network)
-  c.workers.verifiers = 1              # verifier processes, each owning the devices it trains on
+  c.workers.verifiers = 1              # verifier processes, each owning the devices it trains on (0: none
+                                       # here; they are started elsewhere, e.g. on every host of a slice)
   c.workers.visible_devices = ()       # per verifier, the GPUs it owns, e.g. ("0,1,2,3", "4,5,6,7"); () = all
   c.workers.design_ahead = 3           # a design session starts only while fewer new designs wait for their
                                        # lowest-rung verification, so parents come from results; 0: no limit
@@ -98,7 +99,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
       (all(0 <= c.selection[k] <= 1 for k in ("restart_p", "explore_p", "noise", "min_margin", "draw_margin")),
        "evolve.selection probabilities and margins must be in [0, 1]"),
       (0 < c.selection.quadrant <= 1, "evolve.selection.quadrant must be in (0, 1]"),
-      (c.workers.designers >= 1 and c.workers.verifiers >= 1, "evolve.workers need at least 1 designer and 1 verifier"),
+      (c.workers.designers >= 1 and c.workers.verifiers >= 0,
+       "evolve.workers need at least 1 designer, and 0 (started elsewhere) or more verifiers"),
       (c.workers.lease_s > 2 * c.workers.heartbeat_s > 0, "evolve.workers.lease_s must exceed twice heartbeat_s"),
       (c.workers.max_attempts >= 1, "evolve.workers.max_attempts must be at least 1"),
       (c.workers.design_ahead >= 0, "evolve.workers.design_ahead must be 0 (no limit) or positive"),

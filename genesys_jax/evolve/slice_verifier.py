@@ -28,6 +28,10 @@ from genesys_jax.verify.confined import VerificationFailed, verify_confined
 from genesys_jax.verify.train import StopFlag
 
 
+SLICE_ENV = "GENESYS_JAX_SLICE"
+"""The slice's name (the TPU's, as launch/tpu_vm.sh sets it); by default its coordinator's address."""
+
+
 @dataclasses.dataclass(frozen=True)
 class SlicePosition:
   index: int   # this process; 0 leads
@@ -47,7 +51,8 @@ def slice_position() -> SlicePosition:
   if not (count.isdigit() and index.isdigit() and int(index) < int(count)):
     raise ValueError(f"the slice position (process {index or '?'} of {count}) is not a process of the slice; set "
                      f"{PROCESS_ID_ENV} to 0..{NUM_PROCESSES_ENV}-1")
-  name = os.environ.get("JAX_COORDINATOR_ADDRESS") or os.environ.get("TPU_WORKER_HOSTNAMES", "").split(",")[0]
+  name = (os.environ.get(SLICE_ENV) or os.environ.get("JAX_COORDINATOR_ADDRESS")
+          or os.environ.get("TPU_WORKER_HOSTNAMES", "").split(",")[0])
   return SlicePosition(int(index), int(count), name or "slice")
 
 

@@ -61,7 +61,7 @@ def has_store(workdir: pathlib.Path) -> bool:
 
 def open_store(workdir: pathlib.Path, url: str = "", create: bool = False) -> EvolutionStore:
   """The store of the run in `workdir` (see `store_url`); with `create`, made if new, with the run directory
-  and (on a server) the URL it records; nothing is written when the store cannot be opened."""
+  (nothing is written when the store cannot be opened; `record_store_url` then records a server's URL)."""
   url = store_url(workdir, url)
   if not url:
     from genesys_jax.evolve.sqlite_store import SQLiteStore  # pylint: disable=import-outside-toplevel
@@ -71,8 +71,14 @@ def open_store(workdir: pathlib.Path, url: str = "", create: bool = False) -> Ev
   check_store_url(url)
   from genesys_jax.evolve.postgres_store import PostgresStore  # pylint: disable=import-outside-toplevel
   store = PostgresStore(url, create=create)
-  if create and not recorded_url(workdir):
+  if create:
     workdir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(workdir / layout.STORE_URL, url + "\n")
   return store
+
+
+def record_store_url(workdir: pathlib.Path, url: str) -> None:
+  """Records in `workdir` where its run's store is, once the run's config is in it (workers started on
+  the directory's word then find a run they can load)."""
+  if url and not recorded_url(workdir):
+    write_text_atomic(workdir / layout.STORE_URL, url + "\n")
 

@@ -1,6 +1,7 @@
 """launch/tpu_vm.sh with DRY_RUN=1: the gcloud commands it would run (create, copy and install on every
-worker, the controller on worker 0, verifiers on the other workers only with a shared WORKDIR, logs, a
-clean stop, delete), remote commands that are valid shell, hidden secrets, and bad input as exit 2."""
+worker, the controller on worker 0, on a multi-host slice a slice verifier on every worker with a shared
+WORKDIR and store, logs, a clean stop, delete), remote commands that are valid shell, hidden secrets, and
+bad input as exit 2."""
 
 import os
 import pathlib
@@ -18,7 +19,8 @@ pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash
 
 
 def tpu_vm(*args: str, **env: str) -> subprocess.CompletedProcess:
-  clean = {k: v for k, v in os.environ.items() if k not in ("PROJECT", "CONFIG", "WORKDIR", "WORKERS", "FORWARD_ENV")}
+  clean = {k: v for k, v in os.environ.items() if k not in ("PROJECT", "CONFIG", "WORKDIR", "WORKERS", "FORWARD_ENV",
+                                                                "STORE_URL")}
   return subprocess.run(["bash", str(SCRIPT), *args], env={**clean, **env}, capture_output=True, text=True,
                         timeout=60)
 
@@ -76,12 +78,24 @@ def test_config_workdir_and_remote_dir_are_used_as_given():
   assert "--config configs/tpu.py:offline --workdir '/mnt/shared/runs/a b'" in script
 
 
-def test_multi_host_slice_runs_the_run_on_worker_0_only():
-  result = tpu_vm("start", **BASE, WORKERS="4")
-  assert result.returncode == 0 and len(result.stdout.splitlines()) == 1
-  assert "the other 3 worker(s) stay idle" in result.stderr
-  [start] = [shlex.split(line) for line in result.stdout.splitlines()]
-  assert worker(start) == "0"
+def test_a_multi_host_slice_runs_the_controller_on_worker_0_and_a_slice_verifier_everywhere():
+  start, everywhere = printed("start", WORKERS="4", STORE_URL="postgresql://me@db/run1", WORKDIR="/mnt/shared/r",
+                              CONFIG="configs/tpu.py:offline")
+  assert worker(start) == "0" and worker(everywhere) == "all"
+  main = shlex.split(remote(start).split("nohup env ")[1].split(" > ")[0])
+  assert main[main.index("--config") + 1] == "configs/tpu.py:offline,slice"
+  assert main[-1] == "--config.evolve.store_url=postgresql://me@db/run1"
+  script = remote(everywhere)
+  assert script.startswith("cd genesys_jax && until [ -f /mnt/shared/r/store.url ]; do sleep 2; done && nohup env ")
+  assert "GENESYS_JAX_NUM_PROCESSES=4 GENESYS_JAX_PROCESS_ID=$(curl -s -H Metadata-Flavor:Google " in script
+  assert "attributes/agent-worker-number) GENESYS_JAX_SLICE=my-tpu .venv/bin/python -m genesys_jax.evolve.worker" \
+      " --workdir /mnt/shared/r > /mnt/shared/r/slice-worker.$(hostname).log" in script
+  stop_controller, stop_slice = printed("stop", WORKERS="4", STORE_URL="postgresql://me@db/run1", WORKDIR="/mnt/shared/r")
+  assert worker(stop_controller) == "0" and worker(stop_slice) == "all"
+  assert remote(stop_slice) == "kill -TERM $(cat /mnt/shared/r/slice-worker.$(hostname).pid)"
+  [plain, _] = printed("start", WORKERS="2", STORE_URL="postgresql://me@db/run1", WORKDIR="/r")
+  main = shlex.split(remote(plain).split("nohup env ")[1].split(" > ")[0])
+  assert main[main.index("--config") + 1] == "configs/tpu.py:slice"
 
 
 def test_forwarded_variables_are_passed_but_hidden_in_a_dry_run():
@@ -96,6 +110,8 @@ def test_forwarded_variables_are_passed_but_hidden_in_a_dry_run():
     ([], {**BASE, "WORKERS": "two"}, "WORKERS must be a positive number"),
     ([], {**BASE, "DRY_RUN": "0", "FORWARD_ENV": "NOT_SET_ANYWHERE_X"}, "FORWARD_ENV names NOT_SET_ANYWHERE_X"),
     ([], {**BASE, "FORWARD_ENV": "BAD-NAME"}, "'BAD-NAME' is not a name"),
+    (["start"], {**BASE, "WORKERS": "2", "WORKDIR": "/r"}, "set STORE_URL"),
+    (["start"], {**BASE, "WORKERS": "2", "STORE_URL": "postgresql://me@db/r"}, "set WORKDIR to an absolute path"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, env, message):
   result = tpu_vm(*args, **env)

@@ -55,7 +55,8 @@ def test_local_sweep_has_a_controller_and_the_verifiers_per_entry(tmp_path):
     for verifier in verifiers:
       shell, flag, script = verifier["command"]
       assert (shell, flag) == ("/bin/sh", "-c")
-      assert f"until [ -f {shlex.quote(workdir + '/store.sqlite')} ]" in script
+      assert (f"until [ -f {shlex.quote(workdir + '/store.sqlite')} ] || [ -f {shlex.quote(workdir + '/store.url')} ]"
+              in script)  # the run's SQLite store, or the URL of its PostgreSQL store
       assert script.endswith(shlex.join([sys.executable, "-m", "genesys_jax.evolve.worker", "--workdir", workdir]))
     for job in (controller, *verifiers):
       assert (job["executor"], job["accelerator"], job["accelerator_count"]) == ("local", None, 0)
