@@ -1,5 +1,6 @@
-"""A verifier that is one process of a multi-host slice: every host's process verifies the same job in
-lockstep, as one JAX program over the slice's global mesh.
+"""The verifier process's loop: claim a verification job, verify it, record it. On a multi-host slice it
+runs on every host, and the hosts verify each job together, as one JAX program over the slice's global
+mesh; one host is the case of a slice of one process.
 
 Process 0 (the leader) claims a job, renews its lease and records its result; it publishes what it is
 verifying in the store (`slice:<name>`), and every other process (a follower) starts the same
@@ -7,7 +8,7 @@ verification when it sees it. The verifications' sandboxed children join each ot
 `jax.distributed` and agree on every stop (`distributed.any_process`: SIGTERM on any host, the leader's
 lost lease), so no host waits alone in a collective. A preempted verification stops the whole slice
 (every process exits, the leader gives the job back or has lost it), and restarting the slice resumes it from its
-checkpoint. A single host is `serve` in verifier.py.
+checkpoint.
 """
 
 from __future__ import annotations
@@ -62,8 +63,9 @@ def _key(position: SlicePosition) -> str:
 
 def serve_slice(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections.ConfigDict, owner: str,
                 stop: StopFlag, position: SlicePosition, poll_s: float = 0.5) -> bool:
-  """Verifies jobs with the other processes of the slice until the run is finished, `stop` is set, or a
-  verification was preempted (then every process of the slice returns); True unless the run finished."""
+  """Verifies jobs (with the other processes of the slice, if any) until the run is finished, `stop` is set,
+  or, on a slice of several processes, a verification was preempted (then every process of the slice
+  returns); True unless the run finished."""
   if position.index == 0:
     _lead(store, workdir, config, owner, stop, position, poll_s)
   else:
@@ -78,9 +80,11 @@ def _lead(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections.C
     if job is None:
       time.sleep(poll_s)
       continue
-    store.set_meta(_key(position), {"job": job.id, "attempt": job.attempts, **job.payload})
-    outcome = run_verify_job(job, owner, store, workdir, config, stop, multi_host=True)
-    if outcome in ("released", "lost"):  # preempted: every host stopped at the same step; so does the slice
+    multi_host = position.count > 1
+    if multi_host:
+      store.set_meta(_key(position), {"job": job.id, "attempt": job.attempts, **job.payload})
+    outcome = run_verify_job(job, owner, store, workdir, config, stop, multi_host=multi_host)
+    if multi_host and outcome in ("released", "lost"):  # preempted: every host stopped at one step, the slice too
       return
 
 

@@ -75,13 +75,3 @@ class _Either(StopFlag):
   def __bool__(self) -> bool:
     return bool(self._stop) or self._lost.is_set()
 
-
-def serve(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections.ConfigDict, owner: str, stop: StopFlag,
-          poll_s: float = 0.5) -> None:
-  """Claims and runs verification jobs until the run is finished or `stop` is set."""
-  while not stop and not store.get_meta("finished"):
-    job = store.claim("verify", owner, config.evolve.workers.lease_s)
-    if job is None:
-      time.sleep(poll_s)
-      continue
-    run_verify_job(job, owner, store, workdir, config, stop)

@@ -23,7 +23,7 @@ from absl import flags
 
 from genesys_jax import cli
 from genesys_jax.check.compilation_cache import use_compilation_cache
-from genesys_jax.evolve import layout, verifier
+from genesys_jax.evolve import layout
 from genesys_jax.evolve.leases import owner_name
 from genesys_jax.evolve.slice_verifier import serve_slice, slice_position
 from genesys_jax.evolve.store import StoreError
@@ -76,11 +76,8 @@ def main(argv: Sequence[str]) -> int:
     _stop_when_parent_dies()
   use_compilation_cache()  # shared with the checker and the controller
   config = ml_collections.ConfigDict(config)
-  if position.count > 1:
-    stopped = serve_slice(store, workdir, config, owner_name(f"slice{position.index}"), stop, position)
-  else:
-    verifier.serve(store, workdir, config, owner_name("verifier"), stop)
-    stopped = bool(stop)
+  role = "verifier" if position.count == 1 else f"slice{position.index}"
+  stopped = serve_slice(store, workdir, config, owner_name(role), stop, position)
   return STOPPED_EXIT_CODE if stopped else 0
 
 
