@@ -13,6 +13,8 @@ _MULTI_HOST_SIGNS = ("JAX_COORDINATOR_ADDRESS", "MEGASCALE_COORDINATOR_ADDRESS")
 NUM_PROCESSES_ENV, PROCESS_ID_ENV = "GENESYS_JAX_NUM_PROCESSES", "GENESYS_JAX_PROCESS_ID"
 """Where no cluster tells JAX (TPU slices, SLURM, MPI, Kubernetes do), these two and
 JAX_COORDINATOR_ADDRESS (HOST:PORT of process 0) say how many processes there are and which this is."""
+HEARTBEAT_TIMEOUT_ENV = "GENESYS_JAX_HEARTBEAT_TIMEOUT_S"
+"""Seconds after which the processes give up on one that stopped answering (JAX's default, 100, if unset)."""
 
 
 def is_multi_host_launch() -> bool:
@@ -27,11 +29,11 @@ def initialize_if_multi_host() -> None:
   elsewhere from JAX_COORDINATOR_ADDRESS with NUM_PROCESSES_ENV and PROCESS_ID_ENV)."""
   if not is_multi_host_launch():
     return
+  options = {"heartbeat_timeout_seconds": int(os.environ[HEARTBEAT_TIMEOUT_ENV])} if os.environ.get(
+      HEARTBEAT_TIMEOUT_ENV) else {}
   if os.environ.get(NUM_PROCESSES_ENV):
-    jax.distributed.initialize(num_processes=int(os.environ[NUM_PROCESSES_ENV]),
-                               process_id=int(os.environ[PROCESS_ID_ENV]))
-  else:
-    jax.distributed.initialize()
+    options.update(num_processes=int(os.environ[NUM_PROCESSES_ENV]), process_id=int(os.environ[PROCESS_ID_ENV]))
+  jax.distributed.initialize(**options)
 
 
 def any_process(flag: bool) -> bool:

@@ -4,7 +4,10 @@ mesh; one host is the case of a slice of one process.
 
 Process 0 (the leader) claims a job, renews its lease and records its result; it publishes what it is
 verifying in the store (`slice:<name>`), and every other process (a follower) starts the same
-verification when it sees it. The verifications' sandboxed children join each other with
+verification when it sees it. Followers keep a heartbeat in the store; the leader claims a job only
+while every follower's is fresh, and a verification that fails while one is stale lost a host, not the
+design: its job goes back to the queue without counting an attempt, and the leader waits for the slice
+to be whole again. The verifications' sandboxed children join each other with
 `jax.distributed` and agree on every stop (`distributed.any_process`: SIGTERM on any host, the leader's
 lost lease), so no host waits alone in a collective. A preempted verification stops the whole slice
 (every process exits, the leader gives the job back or has lost it), and restarting the slice resumes it from its
@@ -17,11 +20,13 @@ import dataclasses
 import os
 import pathlib
 import time
+import uuid
 
 import ml_collections
 
 from genesys_jax.distributed import NUM_PROCESSES_ENV, PROCESS_ID_ENV
 from genesys_jax.evolve import layout
+from genesys_jax.evolve.leases import Heartbeat
 from genesys_jax.evolve.store import EvolutionStore
 from genesys_jax.evolve.verifier import run_verify_job, verify_settings
 from genesys_jax.gau.design import load_design
@@ -61,6 +66,28 @@ def _key(position: SlicePosition) -> str:
   return f"slice:{position.name}"
 
 
+def _member_key(position: SlicePosition, index: int) -> str:
+  return f"slice:{position.name}:host{index}"
+
+
+def _all_beat_since(store: EvolutionStore, position: SlicePosition, heartbeat_s: float) -> bool:
+  """Whether every follower beats again within three heartbeats from now: after a failed verification,
+  False means a host is gone (the failure is its), True that the design failed on a whole slice."""
+  since, deadline = store.now(), time.monotonic() + 3 * heartbeat_s
+  while time.monotonic() < deadline:
+    if all((store.get_meta(_member_key(position, k)) or 0) > since for k in range(1, position.count)):
+      return True
+    time.sleep(min(1.0, heartbeat_s / 4))
+  return False
+
+
+def _whole(store: EvolutionStore, position: SlicePosition, heartbeat_s: float) -> bool:
+  """Whether every follower beat within the last three heartbeats (in the store's clock; JAX's own
+  heartbeat timeout, after which a slice's training gives up on a dead host, is longer)."""
+  now = store.now()
+  return all((store.get_meta(_member_key(position, k)) or 0) > now - 3 * heartbeat_s for k in range(1, position.count))
+
+
 def serve_slice(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections.ConfigDict, owner: str,
                 stop: StopFlag, position: SlicePosition, poll_s: float = 0.5) -> bool:
   """Verifies jobs (with the other processes of the slice, if any) until the run is finished, `stop` is set,
@@ -75,29 +102,44 @@ def serve_slice(store: EvolutionStore, workdir: pathlib.Path, config: ml_collect
 
 def _lead(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections.ConfigDict, owner: str,
           stop: StopFlag, position: SlicePosition, poll_s: float) -> None:
+  w, multi_host = config.evolve.workers, position.count > 1
   while not stop and not store.get_meta("finished"):
-    job = store.claim("verify", owner, config.evolve.workers.lease_s)
+    if multi_host and not _whole(store, position, w.heartbeat_s):
+      time.sleep(poll_s)  # a follower is not (yet, or no longer) there
+      continue
+    job = store.claim("verify", owner, w.lease_s)
     if job is None:
       time.sleep(poll_s)
       continue
-    multi_host = position.count > 1
     if multi_host:
-      store.set_meta(_key(position), {"job": job.id, "attempt": job.attempts, **job.payload})
-    outcome = run_verify_job(job, owner, store, workdir, config, stop, multi_host=multi_host)
+      store.set_meta(_key(position), {"job": job.id, "claim": uuid.uuid4().hex, **job.payload})
+    outcome = run_verify_job(job, owner, store, workdir, config, stop, multi_host=multi_host,
+                             hosts_alive=lambda: _all_beat_since(store, position, w.heartbeat_s))
     if multi_host and outcome in ("released", "lost"):  # preempted: every host stopped at one step, the slice too
       return
 
 
 def _follow(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections.ConfigDict, stop: StopFlag,
             position: SlicePosition, poll_s: float) -> None:
+  def beat() -> bool:
+    store.set_meta(_member_key(position, position.index), store.now())
+    return True
+
+  beat()
+  with Heartbeat(beat, config.evolve.workers.heartbeat_s):
+    _follow_jobs(store, workdir, config, stop, position, poll_s)
+
+
+def _follow_jobs(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections.ConfigDict, stop: StopFlag,
+                 position: SlicePosition, poll_s: float) -> None:
   followed = None
   while not stop and not store.get_meta("finished"):
     assignment = store.get_meta(_key(position))
     leased = {j.id for j in store.jobs("verify", ("leased",))}
-    if not assignment or (assignment["job"], assignment["attempt"]) == followed or assignment["job"] not in leased:
+    if not assignment or assignment["claim"] == followed or assignment["job"] not in leased:
       time.sleep(poll_s)  # nothing new that the leader is verifying now
       continue
-    followed = (assignment["job"], assignment["attempt"])
+    followed = assignment["claim"]
     row = next(r for r in store.designs() if r.id == assignment["design_id"])
     design = load_design(workdir / row.path)
     try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pathlib
 import time
 import traceback
+from collections.abc import Callable
 
 import ml_collections
 
@@ -33,9 +34,11 @@ def verify_settings(config: ml_collections.ConfigDict, rung: str) -> ml_collecti
 
 
 def run_verify_job(job: Job, owner: str, store: EvolutionStore, workdir: pathlib.Path,
-                   config: ml_collections.ConfigDict, stop: StopFlag, multi_host: bool = False) -> str:
-  """Verifies the job's design at its rung; returns the outcome ('recorded', 'released', 'lost', 'failed').
-  `multi_host`: the verification is one process of a slice's (slice_verifier.py)."""
+                   config: ml_collections.ConfigDict, stop: StopFlag, multi_host: bool = False,
+                   hosts_alive: Callable[[], bool] = lambda: True) -> str:
+  """Verifies the job's design at its rung; returns the outcome ('recorded', 'released', 'lost', 'failed',
+  'host_lost'). `multi_host`: the verification is one process of a slice's (slice_verifier.py); when it
+  fails while `hosts_alive()` is False, a host died, not the design: the job goes back unblamed."""
   w = config.evolve.workers
   design_id, rung = job.payload["design_id"], job.payload["rung"]
   row = next(r for r in store.designs() if r.id == design_id)
@@ -49,6 +52,10 @@ def run_verify_job(job: Job, owner: str, store: EvolutionStore, workdir: pathlib
                                 multi_host=multi_host)
     except Exception as e:  # a design that crashes in training is a result, after max_attempts tries
       message = str(e) if isinstance(e, VerificationFailed) else f"{type(e).__name__}: {e}"
+      if not hosts_alive():
+        store.release(job.id, owner)
+        store.log_event("slice_host_lost", job=job.id, error=message[:500])
+        return "host_lost"
       if job.attempts < w.max_attempts:
         store.fail(job.id, owner, message + "\n" + traceback.format_exc(limit=5), w.max_attempts)
         return "failed"

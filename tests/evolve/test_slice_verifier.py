@@ -6,13 +6,14 @@ back; the restarted slice resumes it, records it once, and both leave when the r
 import importlib.util
 import json
 import os
+import pathlib
 import signal
 import socket
 import subprocess
 import sys
 import time
 
-from genesys_jax.distributed import NUM_PROCESSES_ENV, PROCESS_ID_ENV
+from genesys_jax.distributed import HEARTBEAT_TIMEOUT_ENV, NUM_PROCESSES_ENV, PROCESS_ID_ENV
 from genesys_jax.evolve import layout
 from genesys_jax.evolve.postgres_store import PostgresStore
 from genesys_jax.evolve.store_rows import NewDesign
@@ -41,22 +42,33 @@ def _worker_env(port: int, index: int, count: int = 2) -> dict[str, str]:
           "JAX_COORDINATOR_ADDRESS": f"127.0.0.1:{port}", NUM_PROCESSES_ENV: str(count), PROCESS_ID_ENV: str(index)}
 
 
-def test_a_slice_verifies_a_job_together_stops_together_and_records_it_once(postgres_url, tmp_path):
-  workdir = tmp_path / "run"
+def _run_with_one_job(url: str, workdir: pathlib.Path) -> PostgresStore:
+  """A run on the server at `url` with the GPT seed and its micro1 verification queued (60 steps), and
+  leases that a test can watch expire (15 s, a heartbeat every 3 s)."""
   design = seed_design("gpt2")
   path = layout.design_directory(design)
   design.save(workdir / path)
-  (workdir / layout.STORE_URL).write_text(postgres_url + "\n")
-  store = PostgresStore(postgres_url)
+  (workdir / layout.STORE_URL).write_text(url + "\n")
+  store = PostgresStore(url)
   config = _smoke_config()
   config["verify"]["train"]["max_steps"] = 60  # long enough to be stopped halfway
+  config["evolve"]["workers"].update(lease_s=15.0, heartbeat_s=3.0)
   store.set_meta("config", config)
   design_id = store.add_seed(NewDesign(design.name, design.content_hash(), {"root": design.root}, path, seed=True))
   store.enqueue("verify", f"verify:{design_id}:micro1", {"design_id": design_id, "rung": "micro1"})
+  return store
 
+
+def _checkpointed(workdir: pathlib.Path) -> bool:
+  return any(p.name.isdigit() for p in workdir.glob("verify/*/micro1/checkpoints/*"))
+
+
+def test_a_slice_verifies_a_job_together_stops_together_and_records_it_once(postgres_url, tmp_path):
+  workdir = tmp_path / "run"
+  store = _run_with_one_job(postgres_url, workdir)
   logs = [tmp_path / f"host{k}.log" for k in (0, 1)]
   hosts = _start_slice(workdir, logs)
-  _wait_for(lambda: any(p.name.isdigit() for p in workdir.glob("verify/*/micro1/checkpoints/*")), hosts, logs)
+  _wait_for(lambda: _checkpointed(workdir), hosts, logs)
   hosts[1].send_signal(signal.SIGTERM)  # the follower's host is preempted: the whole slice stops at one step
   assert [h.wait(timeout=_HANG_GUARD_S) for h in hosts] == [143, 143], [log.read_text()[-2000:] for log in logs]
   [job] = store.jobs("verify", ("pending",))
@@ -72,13 +84,36 @@ def test_a_slice_verifies_a_job_together_stops_together_and_records_it_once(post
   assert store.job_counts() == {("verify", "done"): 1}
 
 
-def _start_slice(workdir, logs) -> list[subprocess.Popen]:
-  """The slice's two worker processes, leader (process 0) first in the list; the follower starts first."""
-  port = _free_port()
+def _start_slice(workdir, logs, port: int | None = None, only: tuple[int, ...] = (1, 0)) -> list[subprocess.Popen]:
+  """The slice's worker processes (leader first in the list; the follower starts first), or those in `only`."""
+  port = port or _free_port()
   hosts = {k: subprocess.Popen([sys.executable, "-m", "genesys_jax.evolve.worker", "--workdir", str(workdir)],
-                               cwd=ROOT, env=_worker_env(port, k), stdout=open(logs[k], "a"), stderr=subprocess.STDOUT)
-           for k in (1, 0)}
-  return [hosts[0], hosts[1]]
+                               cwd=ROOT, env={**_worker_env(port, k), HEARTBEAT_TIMEOUT_ENV: "10"},
+                               stdout=open(logs[k], "a"), stderr=subprocess.STDOUT, start_new_session=True)
+           for k in only}
+  return [hosts[k] for k in sorted(hosts)]
+
+
+def test_a_follower_that_dies_costs_the_design_no_attempt(postgres_url, tmp_path):
+  """kill -9 of the follower's host mid-verification: the training gives up on it (JAX's heartbeat
+  timeout), the leader gives the job back unblamed and waits; a new follower and the slice resumes."""
+  workdir = tmp_path / "run"
+  store = _run_with_one_job(postgres_url, workdir)
+  logs = [tmp_path / f"host{k}.log" for k in (0, 1)]
+  port = _free_port()
+  leader, follower = _start_slice(workdir, logs, port)
+  _wait_for(lambda: _checkpointed(workdir), [leader, follower], logs)
+  os.killpg(follower.pid, signal.SIGKILL)
+  follower.wait()
+  _wait_for(lambda: store.events("slice_host_lost"), [leader], logs)
+  [job] = store.jobs("verify", ("pending",))
+  assert job.attempts == 0 and not store.verifications()
+  [follower] = _start_slice(workdir, logs, port, only=(1,))  # the host is back
+  _wait_for(store.verifications, [leader, follower], logs)
+  store.set_meta("finished", True)
+  assert [h.wait(timeout=_HANG_GUARD_S) for h in (leader, follower)] == [0, 0]
+  [v] = store.verifications()
+  assert v.status == "completed" and v.results["resumed_from"] > 0 and v.results["train"]["devices"] == 4
 
 
 def _wait_for(happened, hosts, logs) -> None:
