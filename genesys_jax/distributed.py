@@ -21,6 +21,8 @@ def is_multi_host_launch() -> bool:
   """True on a pod slice with several workers or when a coordinator address is set."""
   if any(os.environ.get(v) for v in _MULTI_HOST_SIGNS) or os.environ.get("GENESYS_JAX_DISTRIBUTED") == "1":
     return True
+  if int(os.environ.get(NUM_PROCESSES_ENV) or 1) > 1:
+    return True
   return len([h for h in os.environ.get("TPU_WORKER_HOSTNAMES", "").split(",") if h]) > 1
 
 

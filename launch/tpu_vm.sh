@@ -98,18 +98,20 @@ setup_command() {  # Python 3.11 (the TPU images have 3.10), the checkout, its v
 
 controller_command() {
   local main=(.venv/bin/python -m genesys_jax.main --config "$CONFIG" --workdir "$WORKDIR" "${flags[@]}")
-  echo "cd $(q "$REMOTE_DIR") && mkdir -p $(q "$WORKDIR") && nohup $(env_prefix)$(show "${main[@]}")" \
-       "> $(q "$WORKDIR/controller.log") 2>&1 < /dev/null & echo \$! > $(q "$WORKDIR/controller.pid")"
+  echo "cd $(q "$REMOTE_DIR") && mkdir -p $(q "$WORKDIR") && { nohup $(env_prefix)$(show "${main[@]}")" \
+       "> $(q "$WORKDIR/controller.log") 2>&1 < /dev/null & echo \$! > $(q "$WORKDIR/controller.pid"); }"
 }
 
 # A slice verifier on each worker: its place in the slice from the TPU VM's metadata, started once the
-# controller has recorded the run (WORKDIR/store.url); its log and pid in WORKDIR, one per host.
+# controller has recorded the run (WORKDIR/store.url); its log and pid in WORKDIR, one per host (the pid
+# is the worker's own: nohup and sh exec it).
 slice_worker_command() {
-  local w=(.venv/bin/python -m genesys_jax.evolve.worker --workdir "$WORKDIR") dir; dir=$(q "$WORKDIR")
+  local w=(.venv/bin/python -m genesys_jax.evolve.worker --workdir "$WORKDIR") dir inner; dir=$(q "$WORKDIR")
   local id='$(curl -s -H Metadata-Flavor:Google http://metadata.google.internal/computeMetadata/v1/instance/attributes/agent-worker-number)'
-  echo "cd $(q "$REMOTE_DIR") && until [ -f $dir/store.url ]; do sleep 2; done &&" \
-       "nohup $(env_prefix)GENESYS_JAX_NUM_PROCESSES=$WORKERS GENESYS_JAX_PROCESS_ID=$id GENESYS_JAX_SLICE=$(q "$TPU") $(show "${w[@]}")" \
-       "> $dir/slice-worker.\$(hostname).log 2>&1 < /dev/null & echo \$! > $dir/slice-worker.\$(hostname).pid"
+  inner="until [ -f $dir/store.url ]; do sleep 2; done; exec $(env_prefix)GENESYS_JAX_NUM_PROCESSES=$WORKERS"
+  inner+=" GENESYS_JAX_PROCESS_ID=$id GENESYS_JAX_SLICE=$(q "$TPU") $(show "${w[@]}")"
+  echo "cd $(q "$REMOTE_DIR") && mkdir -p $dir && { nohup sh -c $(q "$inner")" \
+       "> $dir/slice-worker.\$(hostname).log 2>&1 < /dev/null & echo \$! > $dir/slice-worker.\$(hostname).pid; }"
 }
 
 for action in "${actions[@]}"; do

@@ -141,14 +141,18 @@ def _bwrap_args(workdir: str, writable: Sequence[str] = (), readonly: Sequence[s
 
 def _store_out_of_reach() -> list[str]:
   """bubblewrap arguments that hide the evolution store's ways in: a local PostgreSQL server's socket
-  directories (an empty tmpfs over each) and libpq's password file (/dev/null without device access over
-  it: opening it fails)."""
+  directories and libpq's client keys (an empty tmpfs over each), its password and service files
+  (/dev/null without device access over them: opening them fails)."""
   args = []
   for path in sorted({os.path.realpath(p) for p in STORE_SOCKET_DIRS if os.path.isdir(p)}):
     args += ["--tmpfs", path]
-  passfile = os.path.realpath(os.environ.get("PGPASSFILE") or os.path.expanduser("~/.pgpass"))
-  if os.path.isfile(passfile):
-    args += ["--ro-bind", "/dev/null", passfile]
+  for name, default in (("PGPASSFILE", "~/.pgpass"), ("PGSERVICEFILE", "~/.pg_service.conf")):
+    path = os.path.realpath(os.environ.get(name) or os.path.expanduser(default))
+    if os.path.isfile(path):
+      args += ["--ro-bind", "/dev/null", path]
+  certificates = os.path.realpath(os.path.expanduser("~/.postgresql"))  # libpq's client keys
+  if os.path.isdir(certificates):
+    args += ["--tmpfs", certificates]
   return args
 
 

@@ -38,8 +38,12 @@ def _is_zombie(pid: int) -> bool:
     return False
 
 
+_MAX_ERRORS = 3
+
+
 class Heartbeat:
-  """Calls `renew` every `every_s` seconds on a daemon thread; `lost` is set when a renewal fails."""
+  """Calls `renew` every `every_s` seconds on a daemon thread; `lost` is set when a renewal fails, or
+  raises (a dropped connection to the store) three times in a row."""
 
   def __init__(self, renew: Callable[[], bool], every_s: float):
     self.lost = threading.Event()
@@ -48,8 +52,14 @@ class Heartbeat:
     self._thread = threading.Thread(target=self._run, daemon=True)
 
   def _run(self) -> None:
+    errors = 0
     while not self._stopped.wait(self._every_s):
-      if not self._renew():
+      try:
+        renewed, errors = self._renew(), 0
+      except Exception:  # pylint: disable=broad-except  (the store is unreachable: try the next beat)
+        errors += 1
+        renewed = errors < _MAX_ERRORS
+      if not renewed:
         self.lost.set()
         return
 

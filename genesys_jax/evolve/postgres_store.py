@@ -68,6 +68,8 @@ class PostgresStore(EvolutionStore):
 
   def _db(self) -> _Connection:
     db = getattr(self._local, "db", None)
+    if db is not None and (db.conn.closed or db.conn.broken):  # the server restarted or the network dropped
+      db = None
     if db is None:
       options = {"autocommit": True, "application_name": "genesys_jax"}
       if "connect_timeout" not in self.url:

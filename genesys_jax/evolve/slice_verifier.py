@@ -6,8 +6,9 @@ Process 0 (the leader) claims a job, renews its lease and records its result; it
 verifying in the store (`slice:<name>`), and every other process (a follower) starts the same
 verification when it sees it. Followers keep a heartbeat in the store; the leader claims a job only
 while every follower's is fresh, and a verification that fails while one is stale lost a host, not the
-design: its job goes back to the queue without counting an attempt, and the leader waits for the slice
-to be whole again. The verifications' sandboxed children join each other with
+design: its job goes back to the queue without counting an attempt (up to `max_attempts` times a job),
+and the leader waits for the slice to be whole again. A follower joins only what the live leader
+published after the follower started. The verifications' sandboxed children join each other with
 `jax.distributed` and agree on every stop (`distributed.any_process`: SIGTERM on any host, the leader's
 lost lease), so no host waits alone in a collective. A preempted verification stops the whole slice
 (every process exits, the leader gives the job back or has lost it), and restarting the slice resumes it from its
@@ -70,22 +71,35 @@ def _member_key(position: SlicePosition, index: int) -> str:
   return f"slice:{position.name}:host{index}"
 
 
-def _all_beat_since(store: EvolutionStore, position: SlicePosition, heartbeat_s: float) -> bool:
-  """Whether every follower beats again within three heartbeats from now: after a failed verification,
-  False means a host is gone (the failure is its), True that the design failed on a whole slice."""
-  since, deadline = store.now(), time.monotonic() + 3 * heartbeat_s
+def _followers(store: EvolutionStore, position: SlicePosition) -> dict[int, dict]:
+  """Each follower's last heartbeat: {"t": store time, "id": its process's tag}."""
+  return {k: store.get_meta(_member_key(position, k)) or {"t": 0.0, "id": None} for k in range(1, position.count)}
+
+
+def _whole(store: EvolutionStore, position: SlicePosition, heartbeat_s: float) -> dict[int, str] | None:
+  """The followers' process tags when every follower beat within the last three heartbeats (in the store's
+  clock; JAX's own heartbeat timeout, after which a slice's training gives up on a dead host, is longer)."""
+  now, beats = store.now(), _followers(store, position)
+  return {k: b["id"] for k, b in beats.items()} if all(b["t"] > now - 3 * heartbeat_s for b in beats.values()) else None
+
+
+def _host_lost(store: EvolutionStore, position: SlicePosition, members: dict[int, str], job_id: int,
+               w: ml_collections.ConfigDict) -> bool:
+  """After a failed verification: whether a follower it started with is gone (it does not beat again
+  within three heartbeats, or another process beats in its place), unless this job has lost a host
+  `max_attempts` times already (a design that keeps killing hosts is then blamed like any failure)."""
+  since, deadline = store.now(), time.monotonic() + 3 * w.heartbeat_s
+  losses = sum(1 for e in store.events("slice_host_lost") if e.get("job") == job_id)
+  if losses >= w.max_attempts:
+    return False
   while time.monotonic() < deadline:
-    if all((store.get_meta(_member_key(position, k)) or 0) > since for k in range(1, position.count)):
-      return True
-    time.sleep(min(1.0, heartbeat_s / 4))
-  return False
-
-
-def _whole(store: EvolutionStore, position: SlicePosition, heartbeat_s: float) -> bool:
-  """Whether every follower beat within the last three heartbeats (in the store's clock; JAX's own
-  heartbeat timeout, after which a slice's training gives up on a dead host, is longer)."""
-  now = store.now()
-  return all((store.get_meta(_member_key(position, k)) or 0) > now - 3 * heartbeat_s for k in range(1, position.count))
+    beats = _followers(store, position)
+    if any(b["id"] != members[k] for k, b in beats.items() if b["t"] > since):
+      return True  # a new process in a follower's place: the one the verification ran with died
+    if all(b["t"] > since for b in beats.values()):
+      return False
+    time.sleep(min(1.0, w.heartbeat_s / 4))
+  return True
 
 
 def serve_slice(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections.ConfigDict, owner: str,
@@ -104,7 +118,8 @@ def _lead(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections.C
           stop: StopFlag, position: SlicePosition, poll_s: float) -> None:
   w, multi_host = config.evolve.workers, position.count > 1
   while not stop and not store.get_meta("finished"):
-    if multi_host and not _whole(store, position, w.heartbeat_s):
+    members = _whole(store, position, w.heartbeat_s) if multi_host else {}
+    if members is None:
       time.sleep(poll_s)  # a follower is not (yet, or no longer) there
       continue
     job = store.claim("verify", owner, w.lease_s)
@@ -112,17 +127,28 @@ def _lead(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections.C
       time.sleep(poll_s)
       continue
     if multi_host:
-      store.set_meta(_key(position), {"job": job.id, "claim": uuid.uuid4().hex, **job.payload})
+      store.set_meta(_key(position), {"job": job.id, "claim": uuid.uuid4().hex, "leader": owner,
+                                      "published": store.now(), **job.payload})
     outcome = run_verify_job(job, owner, store, workdir, config, stop, multi_host=multi_host,
-                             hosts_alive=lambda: _all_beat_since(store, position, w.heartbeat_s))
+                             hosts_alive=lambda: not _host_lost(store, position, members, job.id, w))
     if multi_host and outcome in ("released", "lost"):  # preempted: every host stopped at one step, the slice too
       return
 
 
+def to_follow(store: EvolutionStore, assignment: dict | None, followed: str | None, started: float) -> bool:
+  """Whether a follower that started at `started` (store time) and last followed the claim `followed`
+  joins `assignment`: a claim it has not followed, published after it started, of a job still leased by
+  the leader that published it (not one a dead leader left behind)."""
+  return bool(assignment) and assignment["claim"] != followed and assignment["published"] >= started and (
+      store.lease_holder(assignment["job"]) == assignment["leader"])
+
+
 def _follow(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections.ConfigDict, stop: StopFlag,
             position: SlicePosition, poll_s: float) -> None:
+  tag = uuid.uuid4().hex
+
   def beat() -> bool:
-    store.set_meta(_member_key(position, position.index), store.now())
+    store.set_meta(_member_key(position, position.index), {"t": store.now(), "id": tag})
     return True
 
   beat()
@@ -132,12 +158,11 @@ def _follow(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections
 
 def _follow_jobs(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections.ConfigDict, stop: StopFlag,
                  position: SlicePosition, poll_s: float) -> None:
-  followed = None
+  followed, started = None, store.now()
   while not stop and not store.get_meta("finished"):
     assignment = store.get_meta(_key(position))
-    leased = {j.id for j in store.jobs("verify", ("leased",))}
-    if not assignment or assignment["claim"] == followed or assignment["job"] not in leased:
-      time.sleep(poll_s)  # nothing new that the leader is verifying now
+    if not to_follow(store, assignment, followed, started):
+      time.sleep(poll_s)  # nothing new that the live leader began since this process started
       continue
     followed = assignment["claim"]
     row = next(r for r in store.designs() if r.id == assignment["design_id"])

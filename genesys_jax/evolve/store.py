@@ -274,6 +274,11 @@ class EvolutionStore(abc.ABC):
           self._attach_calls(db, job_id, session_id, ())
       return len(stale)
 
+  def lease_holder(self, job_id: int) -> str | None:
+    """Who holds the job's lease now (None when it is not leased)."""
+    row = self._db().execute("SELECT owner FROM jobs WHERE id=? AND state='leased'", (job_id,)).fetchone()
+    return row[0] if row else None
+
   def job_counts(self) -> dict[tuple[str, str], int]:
     return {(k, s): n for k, s, n in self._db().execute("SELECT kind, state, count(*) FROM jobs GROUP BY kind, state")}
 

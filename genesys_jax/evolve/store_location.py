@@ -29,11 +29,12 @@ def check_store_url(url: str) -> None:
 
 
 def shown(url: str) -> str:
-  """`url` without any password (in its user part or its query), for messages."""
+  """`url` without any password (in its user part, its query, or a libpq keyword string), for messages."""
   password = urllib.parse.urlsplit(url).password
   if password is not None:
     url = url.replace(f":{password}@", "@", 1)
-  return re.sub(r"([?&])password=[^&]*&?", r"\1", url).rstrip("?&")
+  url = re.sub(r"([?&])password=[^&]*&?", r"\1", url).rstrip("?&")
+  return re.sub(r"\bpassword\s*=\s*\S+", "password=...", url)  # a libpq keyword string
 
 
 def recorded_url(workdir: pathlib.Path) -> str:

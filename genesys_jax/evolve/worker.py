@@ -26,6 +26,7 @@ from genesys_jax.check.compilation_cache import use_compilation_cache
 from genesys_jax.evolve import layout
 from genesys_jax.evolve.leases import owner_name
 from genesys_jax.evolve.slice_verifier import serve_slice, slice_position
+from genesys_jax.evolve.sqlite_store import SQLiteStore
 from genesys_jax.evolve.store import StoreError
 from genesys_jax.evolve.store_location import check_store_url, has_store, open_store
 from genesys_jax.verify.train import StopFlag
@@ -69,6 +70,9 @@ def main(argv: Sequence[str]) -> int:
     position = slice_position()
   except ValueError as e:
     raise cli.UsageProblem(str(e)) from e
+  if position.count > 1 and isinstance(store, SQLiteStore):
+    raise cli.UsageProblem(f"the processes of a slice share their run's store through a PostgreSQL server, and the run "
+                           f"in {workdir} keeps it in {layout.STORE}; start the run with --config.evolve.store_url")
   stop = StopFlag()
   signal.signal(signal.SIGTERM, stop.set)
   signal.signal(signal.SIGINT, stop.set)

@@ -16,6 +16,7 @@ import time
 from genesys_jax.distributed import HEARTBEAT_TIMEOUT_ENV, NUM_PROCESSES_ENV, PROCESS_ID_ENV
 from genesys_jax.evolve import layout
 from genesys_jax.evolve.postgres_store import PostgresStore
+from genesys_jax.evolve.slice_verifier import to_follow
 from genesys_jax.evolve.store_rows import NewDesign
 from genesys_jax.units.seeds import seed_design
 from shared_fixtures import ROOT
@@ -122,6 +123,20 @@ def _wait_for(happened, hosts, logs) -> None:
     assert all(h.poll() is None for h in hosts), [log.read_text()[-2000:] for log in logs]
     assert time.monotonic() < deadline, "the slice made no progress"
     time.sleep(0.1)
+
+
+def test_a_follower_joins_only_what_the_live_leader_began_after_it_started(postgres_url):
+  store = PostgresStore(postgres_url)
+  store.enqueue("verify", "v", {"design_id": 1, "rung": "micro1"})
+  old = {"job": 1, "claim": "c0", "leader": "dead-leader", "published": store.now(), "design_id": 1, "rung": "micro1"}
+  store.claim("verify", "dead-leader", 60)
+  started = store.now()
+  assert not to_follow(store, old, None, started)  # published before this follower started
+  new = {**old, "claim": "c1", "leader": "leader", "published": store.now()}
+  assert not to_follow(store, new, None, started)  # the job is leased by another (the dead leader)
+  store.reclaim(lambda owner: True, max_attempts=3)
+  store.claim("verify", "leader", 60)
+  assert to_follow(store, new, None, started) and not to_follow(store, new, "c1", started)  # once
 
 
 def test_a_process_outside_its_slice_is_one_line_and_exit_2(postgres_url, tmp_path):

@@ -272,3 +272,15 @@ def test_an_unreachable_server_is_one_sentence_without_the_password(tmp_path):
   with pytest.raises(StoreError) as e:
     PostgresStore(url)
   assert "hunter2" not in str(e.value) and "postgresql://alice@/run" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_dropped_connection_fails_one_call_and_the_next_reconnects(postgres_url):
+  import psycopg  # pylint: disable=import-outside-toplevel
+  store = PostgresStore(postgres_url)
+  store.set_meta("x", 1)
+  with psycopg.connect(postgres_url, autocommit=True) as admin:  # as a server restart would
+    admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+                  " AND datname = current_database()")
+  with pytest.raises(psycopg.OperationalError):
+    store.get_meta("x")
+  assert store.get_meta("x") == 1

@@ -54,11 +54,11 @@ def test_default_copies_installs_everywhere_and_starts_the_controller_on_worker_
   assert "python3.11 -m venv .venv" in remote(setup)
   assert worker(start) == "0" and start[-2:] == ["--zone", "us-central2-b"]
   script = remote(start)
-  assert script.startswith("cd genesys_jax && mkdir -p runs/tpu && nohup env ")
+  assert script.startswith("cd genesys_jax && mkdir -p runs/tpu && { nohup env ")  # only nohup in the background
   main = shlex.split(script.split("nohup env ")[1].split(" > ")[0])
   assert main == [".venv/bin/python", "-m", "genesys_jax.main", "--config", "configs/tpu.py", "--workdir", "runs/tpu",
                   "--config.verify.data.tfds_name=smollm corpus", "--config.evolve.rungs=('14M',)"]
-  assert script.endswith("> runs/tpu/controller.log 2>&1 < /dev/null & echo $! > runs/tpu/controller.pid")
+  assert script.endswith("> runs/tpu/controller.log 2>&1 < /dev/null & echo $! > runs/tpu/controller.pid; }")
 
 
 def test_create_with_project_and_spot_then_logs_stop_delete():
@@ -86,10 +86,15 @@ def test_a_multi_host_slice_runs_the_controller_on_worker_0_and_a_slice_verifier
   assert main[main.index("--config") + 1] == "configs/tpu.py:offline,slice"
   assert main[-1] == "--config.evolve.store_url=postgresql://me@db/run1"
   script = remote(everywhere)
-  assert script.startswith("cd genesys_jax && until [ -f /mnt/shared/r/store.url ]; do sleep 2; done && nohup env ")
-  assert "GENESYS_JAX_NUM_PROCESSES=4 GENESYS_JAX_PROCESS_ID=$(curl -s -H Metadata-Flavor:Google " in script
-  assert "attributes/agent-worker-number) GENESYS_JAX_SLICE=my-tpu .venv/bin/python -m genesys_jax.evolve.worker" \
-      " --workdir /mnt/shared/r > /mnt/shared/r/slice-worker.$(hostname).log" in script
+  assert script.startswith("cd genesys_jax && mkdir -p /mnt/shared/r && { nohup sh -c ")
+  assert script.endswith(" > /mnt/shared/r/slice-worker.$(hostname).log 2>&1 < /dev/null & echo $! > "
+                         "/mnt/shared/r/slice-worker.$(hostname).pid; }")
+  inner = shlex.split(script.split("nohup sh -c ")[1].split(" > /mnt")[0])[0]  # waits for the run, then execs
+  assert subprocess.run(["bash", "-n", "-c", inner]).returncode == 0, inner
+  assert inner.startswith("until [ -f /mnt/shared/r/store.url ]; do sleep 2; done; exec env GENESYS_JAX_NUM_PROCESSES=4 "
+                          "GENESYS_JAX_PROCESS_ID=$(curl -s -H Metadata-Flavor:Google ")
+  assert inner.endswith("agent-worker-number) GENESYS_JAX_SLICE=my-tpu .venv/bin/python -m genesys_jax.evolve.worker"
+                        " --workdir /mnt/shared/r")
   stop_controller, stop_slice = printed("stop", WORKERS="4", STORE_URL="postgresql://me@db/run1", WORKDIR="/mnt/shared/r")
   assert worker(stop_controller) == "0" and worker(stop_slice) == "all"
   assert remote(stop_slice) == "kill -TERM $(cat /mnt/shared/r/slice-worker.$(hostname).pid)"
