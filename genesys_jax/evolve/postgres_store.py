@@ -10,7 +10,6 @@ database per run: create it first (`createdb NAME`). Passwords come from libpq's
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import threading
 import zlib
@@ -36,10 +35,14 @@ class _Connection:
   def execute(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
     return self.conn.execute(sql.replace("?", "%s"), params)
 
+  def close(self) -> None:
+    self.conn.close()
+
 
 class PostgresStore(EvolutionStore):
   """The store in one PostgreSQL database; one connection per thread, in autocommit outside transactions."""
 
+  SNAPSHOT = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
   LOCK_ROW = " FOR UPDATE"
   SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
 
@@ -89,16 +92,6 @@ class PostgresStore(EvolutionStore):
     with db.conn.transaction():
       yield db
 
-  @contextlib.contextmanager
-  def snapshot(self) -> Iterator[None]:
-    """Reads inside see the store as it was at the first one, even while the run writes."""
-    db = self._db()
-    db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-    try:
-      yield
-    finally:
-      db.execute("COMMIT")
-
   def _now(self, db: _Connection) -> float:
     return float(db.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()[0])
 
@@ -110,21 +103,9 @@ class PostgresStore(EvolutionStore):
       statement = pattern.sub(replacement, statement)
     return statement
 
-  def _version(self, db: _Connection) -> int:
-    if db.execute("SELECT to_regclass('meta')").fetchone()[0] is None:
-      if db.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()"
-                    ).fetchone()[0]:
-        raise StoreError(f"the database {self.describe()} holds tables but no genesys_jax metadata; "
-                         "it is not an evolution store")
-      return 0
-    row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-    return json.loads(row[0]) if row else 0
-
-  def close(self) -> None:
-    db = getattr(self._local, "db", None)
-    if db is not None:
-      db.conn.close()
-      self._local.db = None
+  def _tables(self, db: _Connection) -> set[str]:
+    return {name for (name,) in db.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")}
 
 
 def _first_line(error: Exception) -> str:

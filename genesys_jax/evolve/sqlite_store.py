@@ -4,7 +4,6 @@ threads and processes of one host (the file's locks do not reach across hosts)."
 from __future__ import annotations
 
 import contextlib
-import json
 import pathlib
 import sqlite3
 import threading
@@ -60,16 +59,5 @@ class SQLiteStore(EvolutionStore):
     del db  # every process that opens the file runs on this host, under its clock
     return time.time()
 
-  def _version(self, db: sqlite3.Connection) -> int:
-    if not db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").fetchone():
-      if db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-        raise StoreError("the file holds tables but no genesys_jax metadata; it is not an evolution store")
-      return 0
-    row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-    return json.loads(row[0]) if row else 0
-
-  def close(self) -> None:
-    db = getattr(self._local, "db", None)
-    if db is not None:
-      db.close()
-      self._local.db = None
+  def _tables(self, db: sqlite3.Connection) -> set[str]:
+    return {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from genesys_jax.evolve.store_rows import DesignRow, Job, NewDesign, SessionRecord, VerificationRow
@@ -31,6 +31,8 @@ class EvolutionStore(abc.ABC):
   and the row locks that let several hosts' processes share the queue.
   """
 
+  SNAPSHOT = "BEGIN"
+  """Starts a read-only transaction that sees one state of the store throughout."""
   LOCK_ROW = ""
   """Appended to a SELECT of rows the transaction will change: locks them until it ends."""
   SKIP_LOCKED = ""
@@ -51,11 +53,8 @@ class EvolutionStore(abc.ABC):
     """The database's clock, in seconds since the epoch."""
 
   @abc.abstractmethod
-  def _version(self, db: Any) -> int:
-    """The schema version of the open database (0 when empty); StoreError when it is not a store."""
-
-  @abc.abstractmethod
-  def close(self) -> None: ...
+  def _tables(self, db: Any) -> set[str]:
+    """The names of the open database's tables."""
 
   @abc.abstractmethod
   def describe(self) -> str:
@@ -82,6 +81,33 @@ class EvolutionStore(abc.ABC):
           if statement.strip():
             db.execute(self._ddl(statement))
         self._put_meta(db, "schema_version", v)
+
+  def _version(self, db: Any) -> int:
+    """The schema version of the open database (0 when empty); StoreError when it is not a store."""
+    tables = self._tables(db)
+    if "meta" not in tables:
+      if tables:
+        raise StoreError(f"{self.describe()} holds tables but no genesys_jax metadata; it is not an evolution store")
+      return 0
+    row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    return json.loads(row[0]) if row else 0
+
+  def close(self) -> None:
+    """Closes this thread's connection (the next call opens another)."""
+    db = getattr(self._local, "db", None)
+    if db is not None:
+      db.close()
+      self._local.db = None
+
+  @contextlib.contextmanager
+  def snapshot(self) -> Iterator[None]:
+    """Reads inside see the store as it was at the first one, even while the run writes."""
+    db = self._db()
+    db.execute(self.SNAPSHOT)
+    try:
+      yield
+    finally:
+      db.execute("COMMIT")
 
   def now(self) -> float:
     """The store's clock (the database server's), against which leases expire."""

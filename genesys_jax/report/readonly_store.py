@@ -3,12 +3,9 @@ in the run directory, or the PostgreSQL database it records)."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import pathlib
 import sqlite3
 import threading
-from collections.abc import Iterator
 
 from genesys_jax.evolve import layout
 from genesys_jax.evolve.sqlite_store import SQLiteStore
@@ -28,9 +25,11 @@ class ReadOnlyStore(SQLiteStore):
     if not self.path.is_file():
       raise StoreError(f"no evolution store at {self.path}")
     try:
-      version = self._schema_version()
+      version = self._version(self._db())
     except sqlite3.DatabaseError as e:
       raise StoreError(f"{self.path} is not a readable evolution store ({e})") from e
+    if version == 0:
+      raise StoreError(f"{self.path} holds no genesys_jax metadata; it is not an evolution store")
     if version != SCHEMA_VERSION:
       raise StoreError(f"the store {self.path} has schema version {version} and this genesys_jax reads version "
                        f"{SCHEMA_VERSION}; open the run with the genesys_jax that wrote it")
@@ -42,23 +41,6 @@ class ReadOnlyStore(SQLiteStore):
       db.execute("PRAGMA busy_timeout = 60000")
       self._local.db = db
     return db
-
-  @contextlib.contextmanager
-  def snapshot(self) -> Iterator[None]:
-    """Reads inside see the store as it was at the first one, even while the run writes."""
-    db = self._db()
-    db.execute("BEGIN")
-    try:
-      yield
-    finally:
-      db.execute("COMMIT")
-
-  def _schema_version(self) -> int:
-    db = self._db()
-    if not db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name='meta'").fetchone():
-      raise StoreError(f"{self.path} holds no genesys_jax metadata; it is not an evolution store")
-    row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-    return json.loads(row[0]) if row else 0
 
 
 def open_read_only(workdir: pathlib.Path) -> EvolutionStore:

@@ -146,6 +146,9 @@ def train_loop(steps: CompiledSteps, data: Iterator, start_step: int, settings: 
     return None
 
   step = start_step
+  # One host's SIGTERM stops all of them at the same step. Across processes the agreement is a collective
+  # that waits for the step in flight, so it is taken every log_every steps, not every step.
+  agree_every = 1 if jax.process_count() == 1 else settings.log_every
   while step < settings.total_steps:
     metrics = steps.train(next(data))
     step += 1
@@ -153,7 +156,7 @@ def train_loop(steps: CompiledSteps, data: Iterator, start_step: int, settings: 
     if pending is not None and (outcome := settle(*pending)):
       break
     pending = (step, metrics)
-    stopping = any_process(bool(stop))  # one host's SIGTERM stops all of them at this step
+    stopping = step % agree_every == 0 and any_process(bool(stop))
     if step % settings.checkpoint_every == 0 or step == settings.total_steps or stopping:
       outcome = settle(*pending)
       pending = None
