@@ -137,8 +137,9 @@ def test_a_worker_given_bad_input_says_why_in_one_line_and_exits_2(postgres_serv
   unreachable, empty, unconfigured = tmp_path / "unreachable", tmp_path / "empty", tmp_path / "unconfigured"
   without_config = postgres_server.createdb()
   PostgresStore(without_config).close()  # a store, but no run has recorded its config in it
+  garbled = tmp_path / "garbled"
   for folder, url in ((unreachable, f"postgresql:///run?host={tmp_path}&connect_timeout=2"),
-                      (empty, postgres_server.createdb()), (unconfigured, without_config)):
+                      (empty, postgres_server.createdb()), (unconfigured, without_config), (garbled, "garbage")):
     folder.mkdir()
     (folder / layout.STORE_URL).write_text(url + "\n")
   cases = [((), "--workdir is required"),
@@ -147,9 +148,12 @@ def test_a_worker_given_bad_input_says_why_in_one_line_and_exits_2(postgres_serv
            (("--workdir", str(empty), "--store_url", postgres_server.url("other")), "keeps its store at"),
            (("--workdir", str(unreachable)), "could not connect to the evolution store"),
            (("--workdir", str(empty)), "no evolution store in the database"),
-           (("--workdir", str(unconfigured)), "holds no config")]
+           (("--workdir", str(unconfigured)), "holds no config"),
+           (("--workdir", str(garbled)), "store.url does not name the run's store")]
   for args, message in cases:
     result = _worker(*args)
     assert result.returncode == 2 and result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, (
         args, result.stderr)
     assert message in result.stderr, (args, result.stderr)
+  garbled_run = run_main(*SMOKE, "--workdir", str(garbled))  # the main job reads the same file
+  assert garbled_run.returncode == 2 and "store.url does not name the run's store" in garbled_run.stderr

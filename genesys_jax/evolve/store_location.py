@@ -38,9 +38,19 @@ def shown(url: str) -> str:
 
 
 def recorded_url(workdir: pathlib.Path) -> str:
-  """The store URL the run directory records ('' for a run on SQLite, or none yet)."""
+  """The store URL the run directory records ('' for a run on SQLite, or none yet); StoreError when the
+  file holds no usable URL."""
   pointer = workdir / layout.STORE_URL
-  return pointer.read_text().strip() if pointer.is_file() else ""
+  if not pointer.is_file():
+    return ""
+  url = pointer.read_text(errors="replace").strip()
+  try:
+    check_store_url(url)
+  except ValueError as e:
+    raise StoreError(f"{pointer} does not name the run's store: {e}") from e
+  if not url:
+    raise StoreError(f"{pointer} is empty; it should name the run's store (postgresql://...)")
+  return url
 
 
 def store_url(workdir: pathlib.Path, url: str = "") -> str:
@@ -64,12 +74,15 @@ def open_store(workdir: pathlib.Path, url: str = "", create: bool = False) -> Ev
   """The store of the run in `workdir` (see `store_url`); with `create`, made if new, with the run directory
   (nothing is written when the store cannot be opened; `record_store_url` then records a server's URL)."""
   url = store_url(workdir, url)
+  try:
+    check_store_url(url)  # a URL given here (a recorded one is checked already)
+  except ValueError as e:
+    raise StoreError(str(e)) from e
   if not url:
     from genesys_jax.evolve.sqlite_store import SQLiteStore  # pylint: disable=import-outside-toplevel
     if create:
       workdir.mkdir(parents=True, exist_ok=True)
     return SQLiteStore(layout.store_path(workdir), create=create)
-  check_store_url(url)
   from genesys_jax.evolve.postgres_store import PostgresStore  # pylint: disable=import-outside-toplevel
   store = PostgresStore(url, create=create)
   if create:
