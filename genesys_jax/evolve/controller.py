@@ -123,6 +123,8 @@ class Controller:
         proc.wait(timeout=120)
       except subprocess.TimeoutExpired:
         proc.kill()
+        proc.wait()
+    self.store.reclaim(is_dead, self.e.workers.max_attempts)  # the job of a verifier that had to be killed
     for thread in self._designers:
       thread.join(timeout=30)
     for owner, job_id in list(self._designer_jobs.items()):  # a session cut short goes back to the queue

@@ -24,6 +24,7 @@ import jax
 import ml_collections
 from flax import nnx
 
+from genesys_jax.distributed import any_process
 from genesys_jax.files import read_json, write_json_atomic
 from genesys_jax.gau.composer import LanguageModel, ModelConfig
 from genesys_jax.gau.design import Design, MaterializedDesign
@@ -172,6 +173,8 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
                       "vocab_size": plan.model.vocab_size, "params": plan.params},
             "budget": {"steps": plan.total_steps, "batch": plan.batch, "length": plan.length,
                        "tokens": plan.total_steps * plan.tokens_per_step, "learning_rate": plan.learning_rate}}
+  if any_process(bool(stop)):  # asked to stop while it started: nothing to save yet
+    return {**result, "status": "preempted", "message": "stopped before training began"}
   try:
     with clock("compile"):
       steps = build_steps(lambda: LanguageModel(md, plan.model, rngs=nnx.Rngs(c.seed)), tx, schedule, mesh,
@@ -194,6 +197,9 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
       baseline = _evaluate_all(steps, c, tokenizer, plan, tasks, ("validation", "test"))
     if jax.process_index() == 0:
       write_json_atomic(out / BASELINE, baseline)
+  if any_process(bool(stop)):  # compiling and the first evaluation take long on a busy host
+    checkpoints.close()
+    return {**result, "status": "preempted", "message": "stopped before training began"}
   history = History(out / "history.jsonl", start_step)
   writer = ScalarWriter(out / "tensorboard")
   try:

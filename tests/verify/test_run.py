@@ -64,6 +64,20 @@ def test_a_preempted_run_resumes_exactly_where_it_stopped(tmp_path):
   assert second["eval"]["validation"]["loss"] == pytest.approx(whole["eval"]["validation"]["loss"], rel=1e-6)
 
 
+def test_a_stop_before_training_begins_is_taken_before_the_compile(tmp_path):
+  """A verifier stopped while its verification starts (compiling can take minutes on a busy host) gives
+  the job back at once instead of compiling and evaluating first."""
+  design, c = seed_design("gpt2"), tiny_config(max_steps=4)
+  c.diagnostics.enabled = False
+  stop = StopFlag()
+  stop.set()
+  first = verify(design, "micro1", tmp_path, c, stop=stop)
+  out = run_directory(tmp_path, design, "micro1")
+  assert first["status"] == "preempted" and "train" not in first
+  assert not (out / "results.json").exists() and not (out / "history.jsonl").exists()
+  assert verify(design, "micro1", tmp_path, c)["status"] == "completed"
+
+
 def test_a_corrupt_latest_checkpoint_falls_back_to_the_one_before(tmp_path):
   design, c = seed_design("gpt2"), tiny_config()
   c.diagnostics.enabled = False
