@@ -28,7 +28,7 @@ from genesys_jax.evolve.progress import summary
 from genesys_jax.report import write_report
 from genesys_jax.evolve.run_config import config_differences
 from genesys_jax.evolve.settings import validate_run
-from genesys_jax.evolve.store import EvolutionStore, StoreError
+from genesys_jax.evolve.store import RUN_LEASE, EvolutionStore, StoreError
 from genesys_jax.evolve.store_location import open_store, record_store_url
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Run config file, e.g. configs/default.py:smoke.",
@@ -84,7 +84,7 @@ def main(argv: Sequence[str]) -> int:
   use_compilation_cache()  # the seeds' fingerprints compile once across runs
   store = _open_store(workdir, config)  # makes the run directory
   controller = Controller(workdir, config, store)
-  holder = store.acquire_run_lease(controller.owner, config.evolve.workers.lease_s, is_dead)
+  holder = store.acquire_lease(RUN_LEASE, controller.owner, config.evolve.workers.lease_s, is_dead)
   if holder is not None:
     raise cli.UsageProblem(f"the run in {workdir} is being driven by {holder}; wait for it to end or stop it, "
                            f"or add verifiers with `python -m genesys_jax.evolve.worker --workdir {workdir}`")

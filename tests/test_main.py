@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from genesys_jax.evolve.store import SCHEMA_VERSION
+from genesys_jax.evolve.store import RUN_LEASE, SCHEMA_VERSION
 from genesys_jax.evolve.sqlite_store import SQLiteStore
 from shared_fixtures import ROOT, SMOKE, copy_run, main_env, run_main as _main
 
@@ -147,7 +147,7 @@ def test_sigint_stops_cleanly_and_a_second_controller_is_refused(tmp_path):
   assert "stopped; run the same command to continue" in out and "Traceback" not in err
   store = SQLiteStore(workdir / "store.sqlite", create=False)
   assert not store.jobs("verify", ("leased",)) and not store.jobs("design", ("leased",))
-  assert store.get_meta("controller") is None
+  assert store.get_meta(RUN_LEASE) is None
 
 
 def test_a_run_with_another_config_is_refused_unless_allowed(smoke_run, tmp_path):

@@ -31,7 +31,7 @@ from genesys_jax.evolve.records import DesignView, design_views
 from genesys_jax.evolve.run_scalars import RunScalars
 from genesys_jax.evolve.settings import budgets
 from genesys_jax.evolve.store_rows import DesignRow, NewDesign, VerificationRow
-from genesys_jax.evolve.store import EvolutionStore
+from genesys_jax.evolve.store import RUN_LEASE, EvolutionStore
 from genesys_jax.files import read_json
 from genesys_jax.report import write_report
 from genesys_jax.gau.design import MANIFEST
@@ -108,7 +108,7 @@ class Controller:
       self.store.log_event("report_error", error=f"{type(e).__name__}: {e}")
 
   def _keep_run_lease(self) -> None:
-    holder = self.store.acquire_run_lease(self.owner, self.e.workers.lease_s, is_dead)
+    holder = self.store.acquire_lease(RUN_LEASE, self.owner, self.e.workers.lease_s, is_dead)
     if holder is not None:  # someone took over after our lease expired: stop at once
       self.store.log_event("lost_run_lease", holder=holder)
       self.stop.set()
@@ -132,7 +132,7 @@ class Controller:
     if self._scalars is not None:
       self._scalars.update(self.snapshot())
       self._scalars.close()
-    self.store.release_run_lease(self.owner)
+    self.store.release_lease(RUN_LEASE, self.owner)
     self.store.log_event("stop")
 
   # ---- seeds ------------------------------------------------------------------------------------

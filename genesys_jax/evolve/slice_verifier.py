@@ -4,8 +4,10 @@ mesh; one host is the case of a slice of one process.
 
 Process 0 (the leader) claims a job, renews its lease and records its result; it publishes what it is
 verifying in the store (`slice:<name>`), and every other process (a follower) starts the same
-verification when it sees it. Followers keep a heartbeat in the store; the leader claims a job only
-while every follower's is fresh, and a verification that fails while one is stale lost a host, not the
+verification when it sees it. Each process holds the lease of its place in the slice
+(`slice:<name>:host<k>`), renewed every heartbeat, so a second process started in a place that a live
+one holds is refused; the leader claims a job only while every follower's lease is fresh, and a
+verification that fails while one goes stale lost a host, not the
 design: its job goes back to the queue without counting an attempt (up to `max_attempts` times a job),
 and the leader waits for the slice to be whole again. A follower joins only what the live leader
 published after the follower started. The verifications' sandboxed children join each other with
@@ -27,9 +29,9 @@ import ml_collections
 
 from genesys_jax.distributed import NUM_PROCESSES_ENV, PROCESS_ID_ENV
 from genesys_jax.evolve import layout
-from genesys_jax.evolve.leases import Heartbeat
+from genesys_jax.evolve.leases import Heartbeat, is_dead
 from genesys_jax.evolve.store import EvolutionStore
-from genesys_jax.evolve.verifier import run_verify_job, verify_settings
+from genesys_jax.evolve.verifier import StopOrLost, run_verify_job, verify_settings
 from genesys_jax.gau.design import load_design
 from genesys_jax.verify.confined import VerificationFailed, verify_confined
 from genesys_jax.verify.train import StopFlag
@@ -71,32 +73,43 @@ def _member_key(position: SlicePosition, index: int) -> str:
   return f"slice:{position.name}:host{index}"
 
 
-def _followers(store: EvolutionStore, position: SlicePosition) -> dict[int, dict]:
-  """Each follower's last heartbeat: {"t": store time, "id": its process's tag}."""
-  return {k: store.get_meta(_member_key(position, k)) or {"t": 0.0, "id": None} for k in range(1, position.count)}
+class SlicePositionTaken(Exception):
+  """A process of the slice already runs in this process's place; one sentence."""
 
 
-def _whole(store: EvolutionStore, position: SlicePosition, heartbeat_s: float) -> dict[int, str] | None:
-  """The followers' process tags when every follower beat within the last three heartbeats (in the store's
-  clock; JAX's own heartbeat timeout, after which a slice's training gives up on a dead host, is longer)."""
-  now, beats = store.now(), _followers(store, position)
-  return {k: b["id"] for k, b in beats.items()} if all(b["t"] > now - 3 * heartbeat_s for b in beats.values()) else None
+def _lease_s(w: ml_collections.ConfigDict) -> float:
+  """How long a place in the slice stays held without a heartbeat (three beats; JAX's own heartbeat
+  timeout, after which a slice's training gives up on a dead host, is longer)."""
+  return 3 * w.heartbeat_s
+
+
+def _followers(store: EvolutionStore, position: SlicePosition) -> dict[int, dict | None]:
+  """Each follower's lease of its place ({"owner", "expires", "renewed"} in store time), None if none."""
+  return {k: store.get_meta(_member_key(position, k)) for k in range(1, position.count)}
+
+
+def _whole(store: EvolutionStore, position: SlicePosition) -> dict[int, str] | None:
+  """The followers' process names when every follower holds its place (its lease has not expired)."""
+  now, leases = store.now(), _followers(store, position)
+  if all(l is not None and l["expires"] > now for l in leases.values()):
+    return {k: l["owner"] for k, l in leases.items()}
+  return None
 
 
 def _host_lost(store: EvolutionStore, position: SlicePosition, members: dict[int, str], job_id: int,
                w: ml_collections.ConfigDict) -> bool:
-  """After a failed verification: whether a follower it started with is gone (it does not beat again
-  within three heartbeats, or another process beats in its place), unless this job has lost a host
-  `max_attempts` times already (a design that keeps killing hosts is then blamed like any failure)."""
-  since, deadline = store.now(), time.monotonic() + 3 * w.heartbeat_s
+  """After a failed verification: whether a follower it started with is gone (it does not renew its place
+  within three heartbeats, or another process holds it), unless this job has lost a host `max_attempts`
+  times already (a design that keeps killing hosts is then blamed like any failure)."""
+  since, deadline = store.now(), time.monotonic() + _lease_s(w)
   losses = sum(1 for e in store.events("slice_host_lost") if e.get("job") == job_id)
   if losses >= w.max_attempts:
     return False
   while time.monotonic() < deadline:
-    beats = _followers(store, position)
-    if any(b["id"] != members[k] for k, b in beats.items() if b["t"] > since):
+    renewed = {k: l for k, l in _followers(store, position).items() if l is not None and l["renewed"] > since}
+    if any(l["owner"] != members[k] for k, l in renewed.items()):
       return True  # a new process in a follower's place: the one the verification ran with died
-    if all(b["t"] > since for b in beats.values()):
+    if len(renewed) == position.count - 1:
       return False
     time.sleep(min(1.0, w.heartbeat_s / 4))
   return True
@@ -106,11 +119,24 @@ def serve_slice(store: EvolutionStore, workdir: pathlib.Path, config: ml_collect
                 stop: StopFlag, position: SlicePosition, poll_s: float = 0.5) -> bool:
   """Verifies jobs (with the other processes of the slice, if any) until the run is finished, `stop` is set,
   or, on a slice of several processes, a verification was preempted (then every process of the slice
-  returns); True unless the run finished."""
-  if position.index == 0:
+  returns) or this process lost its place; True unless the run finished. SlicePositionTaken when a live
+  process holds this process's place."""
+  if position.count == 1:
     _lead(store, workdir, config, owner, stop, position, poll_s)
-  else:
-    _follow(store, workdir, config, stop, position, poll_s)
+    return not store.get_meta("finished")
+  w, place = config.evolve.workers, _member_key(position, position.index)
+  holder = store.acquire_lease(place, owner, _lease_s(w), is_dead)
+  if holder is not None:
+    raise SlicePositionTaken(f"process {position.index} of slice {position.name} already runs ({holder}); stop it "
+                             f"first, or start this one {_lease_s(w):.0f} s after it stopped answering")
+  try:
+    with Heartbeat(lambda: store.acquire_lease(place, owner, _lease_s(w), is_dead) is None, w.heartbeat_s) as beat:
+      if position.index == 0:
+        _lead(store, workdir, config, owner, StopOrLost(stop, beat.lost), position, poll_s)
+      else:
+        _follow(store, workdir, config, StopOrLost(stop, beat.lost), position, poll_s)
+  finally:
+    store.release_lease(place, owner)
   return not store.get_meta("finished")
 
 
@@ -118,7 +144,7 @@ def _lead(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections.C
           stop: StopFlag, position: SlicePosition, poll_s: float) -> None:
   w, multi_host = config.evolve.workers, position.count > 1
   while not stop and not store.get_meta("finished"):
-    members = _whole(store, position, w.heartbeat_s) if multi_host else {}
+    members = _whole(store, position) if multi_host else {}
     if members is None:
       time.sleep(poll_s)  # a follower is not (yet, or no longer) there
       continue
@@ -145,19 +171,6 @@ def to_follow(store: EvolutionStore, assignment: dict | None, followed: str | No
 
 def _follow(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections.ConfigDict, stop: StopFlag,
             position: SlicePosition, poll_s: float) -> None:
-  tag = uuid.uuid4().hex
-
-  def beat() -> bool:
-    store.set_meta(_member_key(position, position.index), {"t": store.now(), "id": tag})
-    return True
-
-  beat()
-  with Heartbeat(beat, config.evolve.workers.heartbeat_s):
-    _follow_jobs(store, workdir, config, stop, position, poll_s)
-
-
-def _follow_jobs(store: EvolutionStore, workdir: pathlib.Path, config: ml_collections.ConfigDict, stop: StopFlag,
-                 position: SlicePosition, poll_s: float) -> None:
   followed, started = None, store.now()
   while not stop and not store.get_meta("finished"):
     assignment = store.get_meta(_key(position))

@@ -23,6 +23,10 @@ class StoreError(Exception):
   """A store that cannot be used: unreadable, from a newer version, or inconsistent; one sentence."""
 
 
+RUN_LEASE = "controller"
+"""The lease of the run's one controller."""
+
+
 class EvolutionStore(abc.ABC):
   """Everything a run records, on a SQL database; methods that change several tables do it in one transaction.
 
@@ -375,22 +379,23 @@ class EvolutionStore(abc.ABC):
 
   # ---- the run's lease --------------------------------------------------------------------------
 
-  def acquire_run_lease(self, owner: str, lease_s: float, is_dead: Callable[[str], bool]) -> str | None:
-    """Takes or renews the controller's lease; returns the live holder's name when someone else has it."""
+  def acquire_lease(self, key: str, owner: str, lease_s: float, is_dead: Callable[[str], bool]) -> str | None:
+    """Takes or renews the lease `key` (a place only one process may hold: "controller", a slice's host);
+    returns the live holder's name when someone else has it."""
     with self._transaction() as db:
-      self._serialize(db, "run_lease")
-      row = db.execute("SELECT value FROM meta WHERE key='controller'").fetchone()
+      self._serialize(db, f"lease:{key}")
+      row = db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
       now = self._now(db)
       if row:
         held = json.loads(row[0])
         if held["owner"] != owner and held["expires"] > now and not is_dead(held["owner"]):
           return held["owner"]
-      self._put_meta(db, "controller", {"owner": owner, "expires": now + lease_s})
+      self._put_meta(db, key, {"owner": owner, "expires": now + lease_s, "renewed": now})
       return None
 
-  def release_run_lease(self, owner: str) -> None:
+  def release_lease(self, key: str, owner: str) -> None:
     with self._transaction() as db:
-      self._serialize(db, "run_lease")
-      row = db.execute("SELECT value FROM meta WHERE key='controller'").fetchone()
+      self._serialize(db, f"lease:{key}")
+      row = db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
       if row and json.loads(row[0])["owner"] == owner:
-        db.execute("DELETE FROM meta WHERE key='controller'")
+        db.execute("DELETE FROM meta WHERE key=?", (key,))

@@ -44,7 +44,7 @@ def run_verify_job(job: Job, owner: str, store: EvolutionStore, workdir: pathlib
   row = next(r for r in store.designs() if r.id == design_id)
   started = time.perf_counter()
   with Heartbeat(lambda: store.renew(job.id, owner, w.lease_s), w.heartbeat_s) as heartbeat:
-    lost_or_stopped = _Either(stop, heartbeat.lost)
+    lost_or_stopped = StopOrLost(stop, heartbeat.lost)
     try:
       design = load_design(workdir / row.path)  # reads text: the design's code runs only in the sandbox
       results = verify_confined(design, workdir / row.path, rung, workdir / layout.VERIFY,
@@ -72,7 +72,7 @@ def run_verify_job(job: Job, owner: str, store: EvolutionStore, workdir: pathlib
   return "recorded" if recorded else "lost"
 
 
-class _Either(StopFlag):
+class StopOrLost(StopFlag):
   """A stop flag that is set when the process is asked to stop or the job's lease was lost."""
 
   def __init__(self, stop: StopFlag, lost):

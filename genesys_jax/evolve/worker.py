@@ -25,7 +25,7 @@ from genesys_jax import cli
 from genesys_jax.check.compilation_cache import use_compilation_cache
 from genesys_jax.evolve import layout
 from genesys_jax.evolve.leases import owner_name
-from genesys_jax.evolve.slice_verifier import serve_slice, slice_position
+from genesys_jax.evolve.slice_verifier import SlicePositionTaken, serve_slice, slice_position
 from genesys_jax.evolve.sqlite_store import SQLiteStore
 from genesys_jax.evolve.store import StoreError
 from genesys_jax.evolve.store_location import check_store_url, has_store, open_store
@@ -81,7 +81,10 @@ def main(argv: Sequence[str]) -> int:
   use_compilation_cache()  # shared with the checker and the controller
   config = ml_collections.ConfigDict(config)
   role = "verifier" if position.count == 1 else f"slice{position.index}"
-  stopped = serve_slice(store, workdir, config, owner_name(role), stop, position)
+  try:
+    stopped = serve_slice(store, workdir, config, owner_name(role), stop, position)
+  except SlicePositionTaken as e:
+    raise cli.UsageProblem(str(e)) from e
   return STOPPED_EXIT_CODE if stopped else 0
 
 

@@ -17,7 +17,7 @@ from genesys_jax.evolve import fitness
 from genesys_jax.evolve.records import DesignView, design_views
 from genesys_jax.evolve.settings import budgets, evolve_config
 from genesys_jax.evolve.store_rows import DesignRow, VerificationRow
-from genesys_jax.evolve.store import EvolutionStore
+from genesys_jax.evolve.store import RUN_LEASE, EvolutionStore
 
 MUTED_STATUSES = ("rejected", "duplicate", "failed")
 """Designs that never produced a result: shown greyed out."""
@@ -143,7 +143,7 @@ class Run:
 def _state(store: EvolutionStore) -> str:
   if store.get_meta("finished"):
     return "finished"
-  lease = store.get_meta("controller")
+  lease = store.get_meta(RUN_LEASE)
   return "running" if lease and lease.get("expires", 0) > store.now() else "stopped"
 
 

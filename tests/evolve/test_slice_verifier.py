@@ -15,6 +15,7 @@ import time
 
 from genesys_jax.distributed import HEARTBEAT_TIMEOUT_ENV, NUM_PROCESSES_ENV, PROCESS_ID_ENV
 from genesys_jax.evolve import layout
+from genesys_jax.evolve.leases import is_dead, owner_name
 from genesys_jax.evolve.postgres_store import PostgresStore
 from genesys_jax.evolve.slice_verifier import to_follow
 from genesys_jax.evolve.store_rows import NewDesign
@@ -148,3 +149,29 @@ def test_a_process_outside_its_slice_is_one_line_and_exit_2(postgres_url, tmp_pa
                           env=_worker_env(_free_port(), 5), capture_output=True, text=True, timeout=300)
   assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
   assert "is not a process of the slice" in result.stderr
+
+
+def test_a_place_in_the_slice_is_held_by_one_live_process(postgres_url, tmp_path):
+  """A second start of the slice's workers (launch/tpu_vm.sh start, twice) is refused in one line while
+  the first holds the place; the place of a process that died on this host is taken at once."""
+  workdir, port = tmp_path / "run", _free_port()
+  store = _run_with_one_job(postgres_url, workdir)
+  place = f"slice:127.0.0.1:{port}:host1"  # the slice's default name is its coordinator's address
+  me = owner_name("slice1")
+  assert store.acquire_lease(place, me, 60, is_dead) is None  # this test's own process holds it
+  worker = [sys.executable, "-m", "genesys_jax.evolve.worker", "--workdir", str(workdir)]
+  refused = subprocess.run(worker, cwd=ROOT, env=_worker_env(port, 1), capture_output=True, text=True, timeout=300)
+  assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+  assert f"process 1 of slice 127.0.0.1:{port} already runs" in refused.stderr
+
+  gone = subprocess.Popen(["true"])
+  gone.wait()
+  store.release_lease(place, me)
+  assert store.acquire_lease(place, f"{socket.gethostname()}:{gone.pid}:slice1:dead", 60, is_dead) is None
+  log = tmp_path / "host1.log"
+  follower = subprocess.Popen(worker, cwd=ROOT, env=_worker_env(port, 1), stdout=open(log, "w"),
+                              stderr=subprocess.STDOUT)
+  _wait_for(lambda: f":{follower.pid}:" in store.get_meta(place)["owner"], [follower], [log])
+  store.set_meta("finished", True)
+  assert follower.wait(timeout=_HANG_GUARD_S) == 0, log.read_text()[-2000:]
+  assert store.get_meta(place) is None  # given up on the way out

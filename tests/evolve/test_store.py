@@ -11,7 +11,7 @@ import pytest
 
 from genesys_jax.evolve.postgres_store import PostgresStore
 from genesys_jax.evolve.sqlite_store import SQLiteStore
-from genesys_jax.evolve.store import SCHEMA_VERSION, EvolutionStore, StoreError
+from genesys_jax.evolve.store import RUN_LEASE, SCHEMA_VERSION, EvolutionStore, StoreError
 from genesys_jax.evolve.store_rows import NewDesign, SessionRecord
 from genesys_jax.evolve.store_schema import MIGRATIONS
 
@@ -165,13 +165,13 @@ def test_processes_sharing_a_store_take_each_job_once(address):
 
 def test_one_controller_at_a_time(new_store):
   store = new_store
-  assert store.acquire_run_lease("a", 60, lambda owner: False) is None
-  assert store.acquire_run_lease("b", 60, lambda owner: False) == "a"
-  assert store.acquire_run_lease("b", 60, lambda owner: owner == "a") is None  # a died: b takes over
-  store.release_run_lease("b")
-  assert store.acquire_run_lease("c", 0.01, lambda owner: False) is None
+  assert store.acquire_lease(RUN_LEASE, "a", 60, lambda owner: False) is None
+  assert store.acquire_lease(RUN_LEASE, "b", 60, lambda owner: False) == "a"
+  assert store.acquire_lease(RUN_LEASE, "b", 60, lambda owner: owner == "a") is None  # a died: b takes over
+  store.release_lease(RUN_LEASE, "b")
+  assert store.acquire_lease(RUN_LEASE, "c", 0.01, lambda owner: False) is None
   time.sleep(0.05)
-  assert store.acquire_run_lease("d", 60, lambda owner: False) is None  # c's lease expired
+  assert store.acquire_lease(RUN_LEASE, "d", 60, lambda owner: False) is None  # c's lease expired
 
 
 def test_a_job_whose_worker_keeps_dying_is_given_up_and_recorded(new_store):
