@@ -7,7 +7,8 @@
 # ACTIONs, run in the order given (default: setup start):
 #   create   gcloud compute tpus tpu-vm create (ACCELERATOR_TYPE, RUNTIME_VERSION, SPOT=1)
 #   setup    copy this checkout (without .git, .venv, runs) to REMOTE_DIR on every worker; pip install '.[tpu]'
-#   start    the controller on worker 0 (nohup; log and pid in WORKDIR); the same command resumes a run;
+#   start    the controller on worker 0 (nohup; log and pid in WORKDIR) unless it runs; the same command
+#            resumes a run;
 #            on a slice (WORKERS > 1) also a slice verifier on every worker
 #   logs     follow the controller's log
 #   stop     SIGINT to the controller (and SIGTERM to the slice verifiers): running verifications
@@ -96,10 +97,17 @@ setup_command() {  # Python 3.11 (the TPU images have 3.10), the checkout, its v
        "&& $py -m venv .venv && .venv/bin/pip install -q -e '.[tpu]'"
 }
 
+# `nohup COMMAND` in the background with its log (appended) and pid at LOG and PID, unless the process PID
+# names still runs (a second `start` then leaves it alone and says so).
+background() {  # LOG PID COMMAND
+  echo "if kill -0 \$(cat $2 2>/dev/null) 2>/dev/null; then echo \"already running: pid \$(cat $2) ($2)\";" \
+       "else { nohup $3 >> $1 2>&1 < /dev/null & echo \$! > $2; }; fi"
+}
+
 controller_command() {
   local main=(.venv/bin/python -m genesys_jax.main --config "$CONFIG" --workdir "$WORKDIR" "${flags[@]}")
-  echo "cd $(q "$REMOTE_DIR") && mkdir -p $(q "$WORKDIR") && { nohup $(env_prefix)$(show "${main[@]}")" \
-       "> $(q "$WORKDIR/controller.log") 2>&1 < /dev/null & echo \$! > $(q "$WORKDIR/controller.pid"); }"
+  echo "cd $(q "$REMOTE_DIR") && mkdir -p $(q "$WORKDIR") &&" \
+       "$(background "$(q "$WORKDIR/controller.log")" "$(q "$WORKDIR/controller.pid")" "$(env_prefix)$(show "${main[@]}")")"
 }
 
 # A slice verifier on each worker: its place in the slice from the TPU VM's metadata, started once the
@@ -110,8 +118,8 @@ slice_worker_command() {
   local id='$(curl -s -H Metadata-Flavor:Google http://metadata.google.internal/computeMetadata/v1/instance/attributes/agent-worker-number)'
   inner="until [ -f $dir/store.url ]; do sleep 2; done; exec $(env_prefix)GENESYS_JAX_NUM_PROCESSES=$WORKERS"
   inner+=" GENESYS_JAX_PROCESS_ID=$id GENESYS_JAX_SLICE=$(q "$TPU") $(show "${w[@]}")"
-  echo "cd $(q "$REMOTE_DIR") && mkdir -p $dir && { nohup sh -c $(q "$inner")" \
-       "> $dir/slice-worker.\$(hostname).log 2>&1 < /dev/null & echo \$! > $dir/slice-worker.\$(hostname).pid; }"
+  echo "cd $(q "$REMOTE_DIR") && mkdir -p $dir &&" \
+       "$(background "$dir/slice-worker.\$(hostname).log" "$dir/slice-worker.\$(hostname).pid" "sh -c $(q "$inner")")"
 }
 
 for action in "${actions[@]}"; do

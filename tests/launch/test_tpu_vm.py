@@ -7,7 +7,9 @@ import os
 import pathlib
 import shlex
 import shutil
+import signal
 import subprocess
+import time
 
 import pytest
 
@@ -54,11 +56,11 @@ def test_default_copies_installs_everywhere_and_starts_the_controller_on_worker_
   assert "python3.11 -m venv .venv" in remote(setup)
   assert worker(start) == "0" and start[-2:] == ["--zone", "us-central2-b"]
   script = remote(start)
-  assert script.startswith("cd genesys_jax && mkdir -p runs/tpu && { nohup env ")  # only nohup in the background
-  main = shlex.split(script.split("nohup env ")[1].split(" > ")[0])
+  assert script.startswith("cd genesys_jax && mkdir -p runs/tpu && if kill -0 $(cat runs/tpu/controller.pid 2>/dev/null)")
+  main = shlex.split(script.split("nohup env ")[1].split(" >> ")[0])  # only nohup in the background
   assert main == [".venv/bin/python", "-m", "genesys_jax.main", "--config", "configs/tpu.py", "--workdir", "runs/tpu",
                   "--config.verify.data.tfds_name=smollm corpus", "--config.evolve.rungs=('14M',)"]
-  assert script.endswith("> runs/tpu/controller.log 2>&1 < /dev/null & echo $! > runs/tpu/controller.pid; }")
+  assert script.endswith(">> runs/tpu/controller.log 2>&1 < /dev/null & echo $! > runs/tpu/controller.pid; }; fi")
 
 
 def test_create_with_project_and_spot_then_logs_stop_delete():
@@ -82,14 +84,14 @@ def test_a_multi_host_slice_runs_the_controller_on_worker_0_and_a_slice_verifier
   start, everywhere = printed("start", WORKERS="4", STORE_URL="postgresql://me@db/run1", WORKDIR="/mnt/shared/r",
                               CONFIG="configs/tpu.py:offline")
   assert worker(start) == "0" and worker(everywhere) == "all"
-  main = shlex.split(remote(start).split("nohup env ")[1].split(" > ")[0])
+  main = shlex.split(remote(start).split("nohup env ")[1].split(" >> ")[0])
   assert main[main.index("--config") + 1] == "configs/tpu.py:offline,slice"
   assert main[-1] == "--config.evolve.store_url=postgresql://me@db/run1"
   script = remote(everywhere)
-  assert script.startswith("cd genesys_jax && mkdir -p /mnt/shared/r && { nohup sh -c ")
-  assert script.endswith(" > /mnt/shared/r/slice-worker.$(hostname).log 2>&1 < /dev/null & echo $! > "
-                         "/mnt/shared/r/slice-worker.$(hostname).pid; }")
-  inner = shlex.split(script.split("nohup sh -c ")[1].split(" > /mnt")[0])[0]  # waits for the run, then execs
+  assert script.startswith("cd genesys_jax && mkdir -p /mnt/shared/r && if kill -0 $(cat /mnt/shared/r/slice-worker.")
+  assert script.endswith(" >> /mnt/shared/r/slice-worker.$(hostname).log 2>&1 < /dev/null & echo $! > "
+                         "/mnt/shared/r/slice-worker.$(hostname).pid; }; fi")
+  inner = shlex.split(script.split("nohup sh -c ")[1].split(" >> /mnt")[0])[0]  # waits for the run, then execs
   assert subprocess.run(["bash", "-n", "-c", inner]).returncode == 0, inner
   assert inner.startswith("until [ -f /mnt/shared/r/store.url ]; do sleep 2; done; exec env GENESYS_JAX_NUM_PROCESSES=4 "
                           "GENESYS_JAX_PROCESS_ID=$(curl -s -H Metadata-Flavor:Google ")
@@ -99,8 +101,32 @@ def test_a_multi_host_slice_runs_the_controller_on_worker_0_and_a_slice_verifier
   assert worker(stop_controller) == "0" and worker(stop_slice) == "all"
   assert remote(stop_slice) == "kill -TERM $(cat /mnt/shared/r/slice-worker.$(hostname).pid)"
   [plain, _] = printed("start", WORKERS="2", STORE_URL="postgresql://me@db/run1", WORKDIR="/r")
-  main = shlex.split(remote(plain).split("nohup env ")[1].split(" > ")[0])
+  main = shlex.split(remote(plain).split("nohup env ")[1].split(" >> ")[0])
   assert main[main.index("--config") + 1] == "configs/tpu.py:slice"
+
+
+def test_a_second_start_leaves_the_running_controller_alone(tmp_path):
+  """The start command run on the VM twice: one controller, its pid file and log kept (the second says so)."""
+  [start] = printed("start")
+  fake = tmp_path / "genesys_jax" / ".venv" / "bin" / "python"
+  fake.parent.mkdir(parents=True)
+  fake.write_text("#!/bin/sh\necho started\nexec sleep 120\n")
+  fake.chmod(0o755)
+  first = subprocess.run(["bash", "-c", remote(start)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+  run = tmp_path / "genesys_jax" / "runs" / "tpu"
+  pid = int((run / "controller.pid").read_text())
+  try:
+    second = subprocess.run(["bash", "-c", remote(start)], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert first.returncode == second.returncode == 0, (first.stderr, second.stderr)
+    assert second.stdout == f"already running: pid {pid} (runs/tpu/controller.pid)\n"
+    assert int((run / "controller.pid").read_text()) == pid
+    os.kill(pid, 0)  # still running
+    deadline = time.monotonic() + 60
+    while not (run / "controller.log").read_text() and time.monotonic() < deadline:
+      time.sleep(0.05)  # the first one's first line
+    assert (run / "controller.log").read_text() == "started\n"  # one controller started, its log kept
+  finally:
+    os.kill(pid, signal.SIGKILL)
 
 
 def test_forwarded_variables_are_passed_but_hidden_in_a_dry_run():
