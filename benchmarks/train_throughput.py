@@ -3,7 +3,7 @@
     python benchmarks/train_throughput.py --rounds 5 --steps 4 --sizes 64x2,128x4
 
 Byte vocabulary (260, padded to 264), sequence 256, batch 16, float32. The JAX side is the seed composed
-by `LanguageModel` and trained by `verify.steps.build_steps` with `verify.optim.adamw`. The PyTorch side
+by `LanguageModel` and trained by `verify.compile_gate.build_steps` with `verify.optim.adamw`. The PyTorch side
 is the same network written here (pre-RMSNorm blocks, causal attention with rotary embeddings through
 `scaled_dot_product_attention`, the SwiGLU MLP, tied embeddings), started from the JAX model's initial
 weights and trained by `torch.optim.AdamW` with gradient clipping. The first losses of the two must agree.
@@ -30,11 +30,10 @@ import torch.nn.functional as F
 from flax import nnx
 
 from genesys_jax.gau.composer import LanguageModel, ModelConfig
-from genesys_jax.gau.scales import padded_vocab
 from genesys_jax.gau.sharding import DEFAULT_RULES, make_mesh
 from genesys_jax.units.seeds import seed_design
 from genesys_jax.verify import optim
-from genesys_jax.verify.steps import CompiledSteps, build_steps
+from genesys_jax.verify.compile_gate import CompiledSteps, build_steps
 
 VOCAB, LENGTH, BATCH = 260, 256, 16
 PEAK_LR, WARMUP, TOTAL, B1, B2, WEIGHT_DECAY, CLIP = 1e-3, 10, 1000, 0.9, 0.95, 0.1, 1.0

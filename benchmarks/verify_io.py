@@ -24,7 +24,7 @@ from genesys_jax.gau.sharding import DEFAULT_RULES, make_mesh
 from genesys_jax.units.seeds import seed_design
 from genesys_jax.verify import corpus, optim, pipeline
 from genesys_jax.verify.checkpoints import Checkpoints
-from genesys_jax.verify.steps import build_steps
+from genesys_jax.verify.compile_gate import build_steps
 from genesys_jax.verify.tokenizer import ByteTokenizer
 
 

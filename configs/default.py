@@ -32,6 +32,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   config.evolve.workers.verifiers = 2        # the designer idles once the micro1 budget is designed
   config.evolve.selection.seeds_first = 4    # of 16 designs: then parents come from what did well
   config.verify.diagnostics.enabled = False  # rung-0 diagnostics cost 13-48 s a design on 2 cores
+  config.verify.diagnostics.scale = "micro2"  # when enabled: the size the CPU calibration measured
   config.verify.eval.max_batches = 16
   config.verify.checkpoint.every_steps = 25
 

@@ -13,9 +13,9 @@ weights and optimizer state sharded over the GPUs (FSDP over NVLink) and bfloat1
 95% of each GPU instead of 75%; the compile gate (verify.train.memory_fraction) measures against that.
 
 Memory (XLA's analysis of the GPT seed's step, one H200): 32 rows need 25 GiB at 14M, 66 GiB at
-70M and 122 GiB at 125M; at 350M 8 rows need 115 GiB and 4 rows 60 GiB. The step has no gradient
-accumulation yet, so at the paper's 0.5M-token step the 350M rung (and 125M on 80 GB GPUs) records
-`does_not_fit`; `--config.verify.train.batch_tokens` lowers the step for every rung.
+70M and 122 GiB at 125M; at 350M 8 rows need 115 GiB and 4 rows 60 GiB. At the paper's 0.5M-token step
+the compile gate cuts a step that does not fit into micro-batches (gradient accumulation): by those
+figures 8 rows at a time, 32 micro-batches a step, for the 350M rung on one H200.
 """
 
 import pathlib

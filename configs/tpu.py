@@ -15,9 +15,8 @@ the hosts verify each design together (evolve/slice_verifier.py) over one mesh o
 FSDP over each host's 4 chips and data parallel across hosts. It needs the store on a PostgreSQL server
 (`evolve.store_url`) and a run directory every host mounts; `launch/tpu_vm.sh` with WORKERS=N sets it up.
 
-The 350M rung trains 256 rows of 2048 tokens a step without gradient accumulation, about 15 GiB of
-memory a row (XLA's analysis on a GPU), so at the paper's step size the compile gate records
-`does_not_fit` there before anything is allocated; lower `verify.train.batch_tokens` for such rungs.
+The 350M rung trains 256 rows of 2048 tokens a step, about 15 GiB of memory a row (XLA's analysis on
+a GPU): the compile gate accumulates gradients over the largest micro-batch whose step fits a chip.
 """
 
 import pathlib

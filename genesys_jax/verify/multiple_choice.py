@@ -15,8 +15,6 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from genesys_jax.verify.tokenizer import Tokenizer
@@ -233,19 +231,6 @@ def load_tfds_task(name: str, data_dir: str | pathlib.Path, split: str | None = 
   return [task.convert(source[i]) for i in range(count)]
 
 
-@jax.jit
-def _continuation_scores(logits_BxLxV: jax.Array, tokens_BxL: jax.Array,
-                         continuation_BxL: jax.Array) -> tuple[jax.Array, jax.Array]:
-  """Per row: summed float32 log-probability of the continuation tokens, and whether each was the argmax."""
-  logits_BxTxV = logits_BxLxV[:, :-1].astype(jnp.float32)
-  targets_BxT = tokens_BxL[:, 1:]
-  mask_BxT = continuation_BxL[:, 1:]
-  target_logits_BxT = jnp.take_along_axis(logits_BxTxV, targets_BxT[..., None], axis=-1)[..., 0]
-  logprobs_BxT = target_logits_BxT - jax.nn.logsumexp(logits_BxTxV, axis=-1)
-  hits_BxT = jnp.argmax(logits_BxTxV, axis=-1) == targets_BxT
-  return jnp.sum(jnp.where(mask_BxT, logprobs_BxT, 0.0), axis=-1), jnp.all(hits_BxT | ~mask_BxT, axis=-1)
-
-
 def _option_tokens(tokenizer: Tokenizer, context: str, continuation: str,
                    length: int) -> tuple[np.ndarray, np.ndarray]:
   """BOS + context, cut from the left so the whole continuation fits in `length`; and the continuation."""
@@ -270,26 +255,30 @@ def _batches(rows: Sequence[tuple[np.ndarray, np.ndarray]], batch: int, length: 
     yield tokens_BxL, continuation_BxL
 
 
-def score_options(forward: Callable[[jax.Array], jax.Array], tokenizer: Tokenizer,
-                  options: Sequence[tuple[str, str]], batch: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+ScoreFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+"""[batch, length] tokens and continuation mask -> per row: the continuation's summed log-probability and
+whether all of it is the argmax (`CompiledSteps.score`: the logits never leave the compiled step)."""
+
+
+def score_options(score_rows: ScoreFn, tokenizer: Tokenizer, options: Sequence[tuple[str, str]], batch: int,
+                  length: int) -> tuple[np.ndarray, np.ndarray]:
   """Log-likelihood of each option's continuation given its context, and whether it is all argmax.
 
-  Every call to `forward` has the shape [batch, length], so a jitted forward compiles once.
+  Every call to `score_rows` has the shape [batch, length], so its step compiles once.
   """
   if batch < 1 or length < 2:
     raise ValueError(f"batch must be at least 1 and length at least 2 (got {batch} and {length})")
   rows = [_option_tokens(tokenizer, context, continuation, length) for context, continuation in options]
   loglik, greedy = [], []
   for tokens_BxL, continuation_BxL in _batches(rows, batch, length, tokenizer.pad_id):
-    tokens_BxL = jnp.asarray(tokens_BxL)
-    loglik_B, greedy_B = _continuation_scores(forward(tokens_BxL), tokens_BxL, jnp.asarray(continuation_BxL))
+    loglik_B, greedy_B = score_rows(tokens_BxL, continuation_BxL)
     loglik.append(np.asarray(loglik_B))
     greedy.append(np.asarray(greedy_B))
   count = len(rows)
   return np.concatenate(loglik)[:count], np.concatenate(greedy)[:count]
 
 
-def score(forward: Callable[[jax.Array], jax.Array], tokenizer: Tokenizer, examples: Sequence[Example],
+def score(score_rows: ScoreFn, tokenizer: Tokenizer, examples: Sequence[Example],
           batch: int, length: int) -> dict[str, float]:
   """`acc`, `acc_norm` (log-likelihood per continuation byte), `n` and `chance` over `examples`.
 
@@ -299,7 +288,7 @@ def score(forward: Callable[[jax.Array], jax.Array], tokenizer: Tokenizer, examp
   if not examples:
     raise ValueError("there are no examples to score")
   options = [option for example in examples for option in example.options]
-  loglik_O, greedy_O = score_options(forward, tokenizer, options, batch, length)
+  loglik_O, greedy_O = score_options(score_rows, tokenizer, options, batch, length)
   bytes_O = np.array([len(continuation.encode("utf-8")) for _, continuation in options], np.float32)
   right, right_norm, chance = [], [], []
   start = 0
@@ -318,7 +307,7 @@ def score(forward: Callable[[jax.Array], jax.Array], tokenizer: Tokenizer, examp
           "chance": float(np.mean(chance))}
 
 
-def evaluate_tasks(forward: Callable[[jax.Array], jax.Array], tokenizer: Tokenizer,
+def evaluate_tasks(score_rows: ScoreFn, tokenizer: Tokenizer,
                    tasks: Mapping[str, Sequence[Example]], batch: int, length: int) -> dict[str, dict[str, float]]:
   """`score` for each named task."""
-  return {name: score(forward, tokenizer, examples, batch, length) for name, examples in tasks.items()}
+  return {name: score(score_rows, tokenizer, examples, batch, length) for name, examples in tasks.items()}

@@ -35,13 +35,15 @@ from genesys_jax.verify.checkpoints import Checkpoints
 from genesys_jax.verify.pipeline import evaluation_batches, lm_dataset
 from genesys_jax.verify.rung_zero import run_diagnostics
 from genesys_jax.verify.scalar_writer import ScalarWriter
-from genesys_jax.verify.steps import CompiledSteps, DoesNotFit, build_steps, compute_dtype
+from genesys_jax.verify.compile_gate import GiB, CompiledSteps, DoesNotFit, build_steps
+from genesys_jax.verify.steps import compute_dtype
 from genesys_jax.verify.tokenizer import Tokenizer, make_tokenizer
 from genesys_jax.verify.train import History, LoopSettings, StopFlag, train_loop
 
 RESULTS, BASELINE = "results.json", "baseline.json"
-_NOT_IN_FINGERPRINT = ("log_every", "memory_fraction", "divergence_factor")
-"""Training settings that do not change what is trained (a checkpoint stays valid when they change)."""
+_NOT_IN_FINGERPRINT = ("log_every", "memory_fraction", "divergence_factor", "micro_batch", "device_memory_gib")
+"""Training settings that do not change what is trained (a checkpoint stays valid when they change; the
+micro-batch changes only the order of a step's sums)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,7 +122,7 @@ def _evaluate_all(steps: CompiledSteps, c: ml_collections.ConfigDict, tokenizer:
                                  c.eval.max_batches, **data_shards(c, plan))
     out[split] = evaluate.language_model_metrics(steps.evaluate, batches, c.eval.max_batches)
   if tasks:
-    out["tasks"] = multiple_choice.evaluate_tasks(steps.forward, tokenizer, tasks, plan.batch, plan.length)
+    out["tasks"] = multiple_choice.evaluate_tasks(steps.score, tokenizer, tasks, plan.batch, plan.length)
   return out
 
 
@@ -179,9 +181,10 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
     with clock("compile"):
       steps = build_steps(lambda: LanguageModel(md, plan.model, rngs=nnx.Rngs(c.seed)), tx, schedule, mesh,
                           rules, plan.batch, plan.length, compute_dtype(c.train.compute_dtype),
-                          c.train.memory_fraction)
+                          c.train.memory_fraction, micro_batch=c.train.micro_batch,
+                          memory_limit=int(c.train.device_memory_gib * GiB) or None)
   except DoesNotFit as e:
-    result.update(status="does_not_fit", message=str(e))
+    result.update(status="does_not_fit", message=str(e), memory=e.figures)
     write_json_atomic(out / RESULTS, result)
     return result
 
@@ -213,6 +216,7 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
                   train={"steps": outcome.steps, "final_loss": outcome.final_loss,
                          "tokens_per_second": outcome.tokens_per_second, "seconds_per_step": outcome.seconds_per_step,
                          "mfu": outcome.mfu, "compile_seconds": steps.compile_seconds,
+                         "micro_batch": steps.micro_batch, "accumulation_steps": steps.accumulation,
                          "memory_bytes": steps.memory_bytes, "flops_per_step": steps.flops_per_step,
                          "seconds": outcome.seconds, "devices": jax.device_count(),
                          "device_kind": jax.devices()[0].device_kind})
@@ -224,7 +228,7 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
       writer.write_scalars(plan.total_steps, _flat_eval(result["eval"]))
       if c.diagnostics.enabled:
         with clock("diagnostics"):
-          result["diagnostics"] = run_diagnostics(md, c, mesh, rules, out / "diagnostics")
+          result["diagnostics"] = _diagnostics_or_failure(md, c, scale.name, mesh, rules, out / "diagnostics")
     result["random_init"] = read_json(out / BASELINE)
     timings["train"] = outcome.seconds
     result["timings"] = {**timings, "total": time.perf_counter() - started}
@@ -235,6 +239,15 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
   if jax.process_index() == 0:
     write_json_atomic(out / RESULTS, result)
   return result
+
+
+def _diagnostics_or_failure(md: MaterializedDesign, c: ml_collections.ConfigDict, scale: str, mesh, rules,
+                            out: pathlib.Path) -> dict:
+  """Rung 0's results, or its failure recorded beside the finished training and evaluation it follows."""
+  try:
+    return run_diagnostics(md, c, c.diagnostics.scale or scale, mesh, rules, out)
+  except Exception as e:  # pylint: disable=broad-except  # the design's code: anything may go wrong
+    return {"status": "error", "message": f"{type(e).__name__}: {e}"}
 
 
 def _flat_eval(ev: dict) -> dict[str, float]:

@@ -18,7 +18,8 @@ from genesys_jax.gau.scales import get_scale
 from genesys_jax.gau.sizing import autosize
 from genesys_jax.verify import diagnostics, optim
 from genesys_jax.verify.scalar_writer import ScalarWriter
-from genesys_jax.verify.steps import CompiledSteps, build_steps, compute_dtype
+from genesys_jax.verify.compile_gate import GiB, CompiledSteps, build_steps
+from genesys_jax.verify.steps import compute_dtype
 from genesys_jax.verify.train import History, LoopSettings, StopFlag, train_loop
 
 
@@ -38,10 +39,10 @@ def task_params(d: ml_collections.ConfigDict) -> diagnostics.TaskParams:
   return {"mqar": mqar}
 
 
-def run_diagnostics(md: MaterializedDesign, c: ml_collections.ConfigDict, mesh: Mesh, rules,
+def run_diagnostics(md: MaterializedDesign, c: ml_collections.ConfigDict, scale: str, mesh: Mesh, rules,
                     out_dir: pathlib.Path) -> dict:
-  """Trains the design (sized to `c.diagnostics.scale`) on the task mixture; per-task accuracies."""
-  return train_on_tasks(md, autosize(md, get_scale(c.diagnostics.scale)).config, c, mesh, rules, out_dir)
+  """Trains the design (sized to rung `scale`) on the task mixture; per-task accuracies."""
+  return train_on_tasks(md, autosize(md, get_scale(scale)).config, c, mesh, rules, out_dir)
 
 
 def train_on_tasks(md: MaterializedDesign, model: ModelConfig, c: ml_collections.ConfigDict, mesh: Mesh, rules,
@@ -58,7 +59,8 @@ def train_on_tasks(md: MaterializedDesign, model: ModelConfig, c: ml_collections
                    clip_norm=c.train.clip_norm)
   scored = max(diagnostics.scored_per_row(name, d.length, vocab, **params.get(name, {})) for name in d.tasks)
   steps = build_steps(lambda: LanguageModel(md, model, rngs=nnx.Rngs(c.seed)), tx, schedule, mesh, rules, d.batch,
-                      d.length, compute_dtype(c.train.compute_dtype), c.train.memory_fraction, scored)
+                      d.length, compute_dtype(c.train.compute_dtype), c.train.memory_fraction, scored,
+                      memory_limit=int(c.train.device_memory_gib * GiB) or None)
   held_out = {name: [_with_bytes(b) for b in diagnostics.task_batches(name, c.seed, d.eval_batches, d.batch,
                                                                       d.length, vocab, params)]
               for name in d.tasks}

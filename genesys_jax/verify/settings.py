@@ -9,6 +9,7 @@ from __future__ import annotations
 import jax
 import ml_collections
 
+from genesys_jax.gau.scales import SCALES
 from genesys_jax.gau.sharding import DEFAULT_RULES, MESH_AXES, make_mesh
 
 
@@ -47,6 +48,8 @@ def verify_config() -> ml_collections.ConfigDict:
   c.train.compute_dtype = "auto"       # bfloat16 on GPU/TPU, float32 on CPU
   c.train.divergence_factor = 2.0      # loss above this x the first step's ends the run as diverged
   c.train.memory_fraction = 0.9        # the compile gate rejects steps needing more of a device
+  c.train.micro_batch = 0              # rows per accumulation micro-batch (0: the largest that fits)
+  c.train.device_memory_gib = 0.0      # a device's memory the compile gate plans for (0: what it reports)
   c.train.log_every = 10
 
   c.checkpoint = ml_collections.ConfigDict()
@@ -63,7 +66,8 @@ def verify_config() -> ml_collections.ConfigDict:
   c.diagnostics = ml_collections.ConfigDict()
   c.diagnostics.enabled = True
   c.diagnostics.tasks = ("mqar", "selective_copying", "induction_heads")
-  c.diagnostics.scale = "micro2"       # the rung whose model size the diagnostics train
+  c.diagnostics.scale = ""             # the rung whose model size the diagnostics train ('': the rung
+                                       # verified, which is the run's lowest)
   c.diagnostics.steps = 400
   c.diagnostics.batch = 32
   c.diagnostics.length = 32
@@ -98,6 +102,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
       (c.train.clip_norm > 0, "train.clip_norm must be positive"),
       (c.train.divergence_factor > 1, "train.divergence_factor must be above 1"),
       (0 < c.train.memory_fraction <= 1, "train.memory_fraction must be in (0, 1]"),
+      (c.train.micro_batch >= 0, "train.micro_batch must be 0 (the largest that fits) or positive"),
+      (c.train.device_memory_gib >= 0, "train.device_memory_gib must be 0 (what the device reports) or positive"),
       (c.train.log_every >= 1, "train.log_every must be at least 1"),
       (c.data.shards >= 0, "data.shards must be 0 (one per process) or positive"),
       (c.checkpoint.every_steps >= 1, "checkpoint.every_steps must be at least 1"),
@@ -109,6 +115,8 @@ def validate(c: ml_collections.ConfigDict) -> None:
       (6 <= c.diagnostics.vocab, "diagnostics.vocab must be at least 6"),
       (c.diagnostics.mqar.num_pairs >= 0 and c.diagnostics.mqar.power_a >= 0,
        "diagnostics.mqar.num_pairs and .power_a must be 0 (the task's default) or positive"),
+      (not c.diagnostics.scale or c.diagnostics.scale in SCALES,
+       f"diagnostics.scale must be '' (the rung verified) or one of {', '.join(SCALES)}"),
       (c.diagnostics.eval_every >= 1 and 0 <= c.diagnostics.stop_accuracy <= 1,
        "diagnostics.eval_every must be at least 1 and diagnostics.stop_accuracy between 0 and 1"),
       (all(v == -1 or v >= 1 for v in c.mesh.values()), "mesh sizes must be -1 (the rest) or positive"),

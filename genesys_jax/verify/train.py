@@ -24,7 +24,7 @@ from genesys_jax.files import write_text_atomic
 from genesys_jax.verify.checkpoints import Checkpoints
 from genesys_jax.verify.metrics import mfu
 from genesys_jax.verify.scalar_writer import ScalarWriter
-from genesys_jax.verify.steps import CompiledSteps
+from genesys_jax.verify.compile_gate import CompiledSteps
 
 
 @dataclasses.dataclass

@@ -17,6 +17,7 @@ from genesys_jax.check.probes import jitted_forward
 from genesys_jax.gau.composer import ModelConfig, compose
 from genesys_jax.units.seeds import seed_design
 from genesys_jax.verify import multiple_choice as mc
+from genesys_jax.verify.token_scores import continuation_scores
 from genesys_jax.verify.tokenizer import ByteTokenizer
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures"
@@ -41,6 +42,15 @@ def bigram_forward(paths: list[str], calls: list[np.ndarray] | None = None) -> C
     return table[tokens_BxL]
 
   return forward
+
+
+_reduce = jax.jit(continuation_scores)
+
+
+def rows(forward: Callable[[jax.Array], jax.Array]) -> mc.ScoreFn:
+  """The per-row scores of a logits function, reduced as the compiled scoring step reduces them."""
+  return lambda tokens_BxL, continuation_BxL: _reduce(forward(jnp.asarray(tokens_BxL)), jnp.asarray(tokens_BxL),
+                                                      jnp.asarray(continuation_BxL))
 
 
 def test_fixtures_load_in_all_three_forms():
@@ -82,7 +92,8 @@ def test_missing_file_is_a_value_error(tmp_path):
 
 def test_option_loglikelihoods_are_exact():
   forward = bigram_forward(["Q: yes"])
-  loglik, greedy = mc.score_options(forward, ByteTokenizer(), [("Q:", " yes"), ("Q:", " no")], batch=2, length=16)
+  loglik, greedy = mc.score_options(rows(forward), ByteTokenizer(), [("Q:", " yes"), ("Q:", " no")], batch=2,
+                                    length=16)
   np.testing.assert_allclose(loglik, [4 * ON, ON + OFF + FLAT], atol=1e-5)
   assert greedy.tolist() == [True, False]
 
@@ -91,7 +102,7 @@ def test_accuracy_and_chance():
   forward = bigram_forward(["Q: yes"])
   examples = [mc.shared_context("Q:", [" yes", " no"], 0), mc.shared_context("Q:", [" yes", " no"], 1),
               mc.shared_context("Q:", [" no", " maybe", " yes", " nah"], 2)]
-  result = mc.score(forward, ByteTokenizer(), examples, batch=4, length=16)
+  result = mc.score(rows(forward), ByteTokenizer(), examples, batch=4, length=16)
   assert result == {"acc": pytest.approx(2 / 3), "acc_norm": pytest.approx(2 / 3), "n": 3,
                     "chance": pytest.approx((0.5 + 0.5 + 0.25) / 3)}
 
@@ -101,24 +112,24 @@ def test_length_normalization_can_overturn_the_sum():
   # but a higher log-likelihood per byte.
   forward = bigram_forward(["Q: yes", "nn"])
   example = mc.shared_context("Q:", [" n", " nnnnnnnnnx"], 1)
-  loglik, _ = mc.score_options(forward, ByteTokenizer(), example.options, batch=2, length=16)
+  loglik, _ = mc.score_options(rows(forward), ByteTokenizer(), example.options, batch=2, length=16)
   np.testing.assert_allclose(loglik, [ON + OFF, 9 * ON + 2 * OFF], atol=1e-5)
-  result = mc.score(forward, ByteTokenizer(), [example], batch=2, length=16)
+  result = mc.score(rows(forward), ByteTokenizer(), [example], batch=2, length=16)
   assert (result["acc"], result["acc_norm"]) == (0.0, 1.0)
 
 
 def test_shared_continuation_ranks_contexts():
   forward = bigram_forward(["cat run"])
   example = mc.shared_continuation(["the dog", "the cat"], " run", 1)
-  loglik, _ = mc.score_options(forward, ByteTokenizer(), example.options, batch=2, length=16)
+  loglik, _ = mc.score_options(rows(forward), ByteTokenizer(), example.options, batch=2, length=16)
   np.testing.assert_allclose(loglik, [FLAT + 3 * ON, 4 * ON], atol=1e-5)
-  assert mc.score(forward, ByteTokenizer(), [example], batch=2, length=16)["acc"] == 1.0
+  assert mc.score(rows(forward), ByteTokenizer(), [example], batch=2, length=16)["acc"] == 1.0
 
 
 def test_single_option_tasks_are_greedy_exact_match():
   forward = bigram_forward(["Q: yes"])
   examples = [mc.last_word("Q: yes"), mc.last_word("Q: no"), mc.last_word("Q: ye")]
-  result = mc.score(forward, ByteTokenizer(), examples, batch=2, length=16)
+  result = mc.score(rows(forward), ByteTokenizer(), examples, batch=2, length=16)
   assert result == {"acc": pytest.approx(2 / 3), "acc_norm": pytest.approx(2 / 3), "n": 3, "chance": 0.0}
 
 
@@ -126,29 +137,29 @@ def test_rows_start_with_bos_and_long_contexts_lose_their_left_end():
   tok = ByteTokenizer()
   calls = []
   forward = bigram_forward(["hXY"], calls)
-  loglik, _ = mc.score_options(forward, tok, [("ab", "c"), ("abcdefgh", "XY")], batch=4, length=5)
+  loglik, _ = mc.score_options(rows(forward), tok, [("ab", "c"), ("abcdefgh", "XY")], batch=4, length=5)
   assert [c.shape for c in calls] == [(4, 5)]
   assert calls[0][0].tolist() == [tok.bos_id, *b"abc", tok.pad_id]
   assert calls[0][1].tolist() == list(b"fghXY")
   assert (calls[0][2:] == tok.pad_id).all()
-  full, _ = mc.score_options(bigram_forward(["hXY"]), tok, [("abcdefgh", "XY")], batch=1, length=32)
+  full, _ = mc.score_options(rows(bigram_forward(["hXY"])), tok, [("abcdefgh", "XY")], batch=1, length=32)
   np.testing.assert_allclose(loglik[1], full[0], rtol=1e-6)
   np.testing.assert_allclose(loglik[1], 2 * ON, atol=1e-5)
 
 
 def test_a_continuation_that_cannot_fit_is_refused():
   forward = bigram_forward(["ab"])
-  loglik, _ = mc.score_options(forward, ByteTokenizer(), [("a", "x" * 7)], batch=1, length=8)
+  loglik, _ = mc.score_options(rows(forward), ByteTokenizer(), [("a", "x" * 7)], batch=1, length=8)
   assert loglik.shape == (1,)
   with pytest.raises(ValueError, match="fit in length 8"):
-    mc.score_options(forward, ByteTokenizer(), [("a", "x" * 8)], batch=1, length=8)
+    mc.score_options(rows(forward), ByteTokenizer(), [("a", "x" * 8)], batch=1, length=8)
 
 
 def test_every_call_has_the_same_shape():
   calls = []
   forward = bigram_forward(["Q: yes"], calls)
   examples = [mc.shared_context("Q:", [" yes", " no", " maybe"], 0)] * 3
-  mc.score(forward, ByteTokenizer(), examples, batch=4, length=12)
+  mc.score(rows(forward), ByteTokenizer(), examples, batch=4, length=12)
   assert [c.shape for c in calls] == [(4, 12)] * 3
 
 
@@ -274,12 +285,12 @@ def test_real_model_compiles_only_for_its_first_batch():
     if event == "/jax/core/compile/backend_compile_duration":
       compiles.append(event)
 
-  mc.score(forward, ByteTokenizer(), tasks["choices"][:1], batch=4, length=48)  # compiles
+  mc.score(rows(forward), ByteTokenizer(), tasks["choices"][:1], batch=4, length=48)  # compiles
   jax.monitoring.register_event_duration_secs_listener(listener)
   try:
-    results = mc.evaluate_tasks(forward, ByteTokenizer(), tasks, batch=4, length=48)
+    results = mc.evaluate_tasks(rows(forward), ByteTokenizer(), tasks, batch=4, length=48)
     compiles_after_the_first_batch = len(compiles)
-    mc.score(forward, ByteTokenizer(), tasks["choices"][:1], batch=4, length=40)  # a new shape compiles
+    mc.score(rows(forward), ByteTokenizer(), tasks["choices"][:1], batch=4, length=40)  # a new shape compiles
   finally:
     jax.monitoring.unregister_event_duration_listener(listener)
   assert compiles_after_the_first_batch == 0 and compiles

@@ -1,7 +1,6 @@
 """`verify()` end to end at toy sizes: results, baselines, resume, failures recorded as results."""
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -41,6 +40,7 @@ def test_verify_trains_evaluates_and_records_everything(tmp_path):
   assert list((out / "tensorboard").glob("events.out.tfevents.*"))
   assert sorted(p.name for p in (out / "checkpoints").iterdir() if p.name.isdigit()) == ["12", "16"]  # keep 2
   assert result["budget"]["tokens"] == 16 * 8 * 128
+  assert (result["train"]["micro_batch"], result["train"]["accumulation_steps"]) == (8, 1)  # it fits whole
   before = (out / "history.jsonl").stat().st_mtime_ns
   assert verify(design, "micro1", tmp_path, c) == result  # finished: read back, not retrained
   assert (out / "history.jsonl").stat().st_mtime_ns == before
@@ -116,7 +116,30 @@ def test_a_model_that_does_not_fit_is_recorded_before_training(tmp_path):
   design, c = seed_design("gpt2"), tiny_config(memory_fraction=1e-9)
   result = verify(design, "micro1", tmp_path, c)
   assert result["status"] == "does_not_fit" and "GiB" in result["message"]
+  assert result["memory"]["needed_bytes"] > result["memory"]["limit_bytes"] * 1e-9
+  assert result["memory"]["micro_batch"] == 1 and "8" in result["memory"]["tried"]  # accumulation was tried
   assert not (run_directory(tmp_path, design, "micro1") / "checkpoints").exists()
+
+
+def test_accumulating_micro_batches_trains_the_same_run(tmp_path):
+  design = seed_design("gpt2")
+  runs = {}
+  for micro in (0, 2):
+    c = tiny_config(max_steps=4, micro_batch=micro)
+    c.diagnostics.enabled = False
+    runs[micro] = verify(design, "micro1", tmp_path / str(micro), c)
+  assert runs[2]["train"]["accumulation_steps"] == 4 and runs[0]["train"]["accumulation_steps"] == 1
+  assert runs[2]["fingerprint"] == runs[0]["fingerprint"]  # the same verification, its checkpoints shared
+  np.testing.assert_allclose(runs[2]["train"]["final_loss"], runs[0]["train"]["final_loss"], rtol=1e-5)
+
+
+def test_a_diagnostics_failure_is_recorded_beside_the_finished_verification(tmp_path):
+  design, c = seed_design("gpt2"), tiny_config(max_steps=4)
+  c.diagnostics.vocab = 100_000   # more token ids than the rung's model has: rung 0 cannot run
+  result = verify(design, "micro1", tmp_path, c)
+  assert result["status"] == "completed" and "validation" in result["eval"]
+  assert result["diagnostics"]["status"] == "error" and "vocabulary" in result["diagnostics"]["message"]
+  assert verify(design, "micro1", tmp_path, c) == result  # recorded, not retried
 
 
 # the checker trains every seed too (tests/check/test_checker.py); here the slowest three run with --runslow

@@ -1,4 +1,4 @@
-"""The compiled training step: sharding equivalence on 8 fake CPU devices, precision, the compile gate."""
+"""The compiled steps: sharding equivalence on 8 fake CPU devices, precision, evaluation sums, scoring."""
 
 import jax
 import jax.numpy as jnp
@@ -10,7 +10,8 @@ from genesys_jax.gau.composer import LanguageModel, ModelConfig
 from genesys_jax.gau.sharding import DEFAULT_RULES, make_mesh
 from genesys_jax.units.seeds import seed_design
 from genesys_jax.verify import corpus, optim, pipeline
-from genesys_jax.verify.steps import DoesNotFit, build_steps, compute_dtype
+from genesys_jax.verify.compile_gate import build_steps
+from genesys_jax.verify.steps import compute_dtype
 from genesys_jax.verify.tokenizer import ByteTokenizer
 
 CONFIG = ModelConfig(64, 2, 260)  # two heads of 32, so tensor parallelism has heads to split
@@ -23,6 +24,11 @@ def _steps(mesh, dtype=jnp.float32, memory_fraction=0.9, scored_per_row=0):
   tx = optim.adamw(schedule, b1=0.9, b2=0.95, weight_decay=0.1, clip_norm=1.0)
   return build_steps(lambda: LanguageModel(md, CONFIG, rngs=nnx.Rngs(0)), tx, schedule, mesh, DEFAULT_RULES,
                      BATCH, LENGTH, dtype, memory_fraction, scored_per_row)
+
+
+def _logits(steps, tokens_BxL):
+  """The current model's float32 logits, computed outside the steps (as a reference)."""
+  return np.asarray(nnx.merge(steps.graphdef, steps.state)[0](jnp.asarray(tokens_BxL)), np.float32)
 
 
 def _batches(n=3):
@@ -59,7 +65,8 @@ def test_training_lowers_the_loss_and_keeps_float32_master_weights_under_bfloat1
   losses = _losses(steps, batches)
   assert losses[-1] < losses[0] - 0.3
   assert all(x.dtype == jnp.float32 for x in jax.tree.leaves(nnx.state(steps.state[0], nnx.Param)))
-  assert steps.forward(jnp.asarray(batches[0]["inputs"])).dtype == jnp.float32
+  loglik, _ = steps.score(batches[0]["inputs"], batches[0]["weights"] > 0)
+  assert loglik.dtype == np.float32 and np.all(np.isfinite(loglik))
 
 
 def test_eval_step_sums_weighted_loss_bytes_and_hits():
@@ -69,17 +76,12 @@ def test_eval_step_sums_weighted_loss_bytes_and_hits():
   sums = jax.device_get(steps.evaluate(batch))
   assert sums["weight_sum"] == batch["weights"].sum()
   assert sums["byte_sum"] == (batch["target_bytes"] * batch["weights"]).sum()
-  logits = np.asarray(steps.forward(jnp.asarray(batch["inputs"])))
+  logits = _logits(steps, batch["inputs"])
   shifted = logits - logits.max(-1, keepdims=True)
   logp = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
   ce = -np.take_along_axis(logp, batch["targets"][..., None], -1)[..., 0]
   assert sums["loss_sum"] == pytest.approx((ce * batch["weights"]).sum(), rel=1e-5)
   assert sums["correct_sum"] == ((logits.argmax(-1) == batch["targets"]) * batch["weights"]).sum()
-
-
-def test_compile_gate_rejects_a_step_that_does_not_fit_before_allocating():
-  with pytest.raises(DoesNotFit, match="needs .* GiB per device"):
-    _steps(make_mesh({"data": 1}, jax.devices()[:1]), memory_fraction=1e-9)
 
 
 def test_compute_dtype_names():
@@ -109,3 +111,19 @@ def test_scoring_only_the_weighted_positions_gives_the_same_steps():
   np.testing.assert_allclose(_losses(scored, batches), _losses(every, batches), rtol=1e-5)
   for k, v in jax.device_get(every.evaluate(batches[0])).items():
     np.testing.assert_allclose(jax.device_get(scored.evaluate(batches[0]))[k], v, rtol=1e-5)
+
+
+def test_scoring_step_gives_each_rows_continuation_loglikelihood_and_greedy_match():
+  steps = _steps(make_mesh({"data": 8}))
+  tokens = _batches(1)[0]["inputs"]
+  continuation = np.zeros_like(tokens, bool)
+  continuation[:, LENGTH // 2:] = True
+  continuation[0, :] = False
+  continuation[0, 1] = True   # a one-token continuation
+  loglik, greedy = steps.score(tokens, continuation)
+  logits = _logits(steps, tokens)[:, :-1]
+  logp = np.asarray(jax.nn.log_softmax(logits, axis=-1))
+  token_logp = np.take_along_axis(logp, tokens[:, 1:, None], -1)[..., 0]
+  np.testing.assert_allclose(loglik, (token_logp * continuation[:, 1:]).sum(-1), rtol=1e-5)
+  hits = (logits.argmax(-1) == tokens[:, 1:]) | ~continuation[:, 1:]
+  assert greedy.tolist() == hits.all(-1).tolist()
