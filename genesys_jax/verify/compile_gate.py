@@ -104,16 +104,29 @@ def _next_guess(tries: dict[int, int], limit: float, smaller: list[int]) -> int:
   return fitting[0] if fitting else smaller[-1]
 
 
-def build_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTransformation,
-                schedule: optax.Schedule, mesh: Mesh, rules: Rules, batch: int, length: int,
-                dtype: jnp.dtype, memory_fraction: float = 0.9, scored_per_row: int = 0, micro_batch: int = 0,
-                memory_limit: int | None = None) -> CompiledSteps:
-  """Compiles the steps for `batch` rows of `length` tokens (see `steps.lower_steps`) at the largest
-  micro-batch that fits (or at `micro_batch` rows when given), then builds the state.
+@dataclasses.dataclass(frozen=True)
+class FittedSteps:
+  """The gate's plan: the steps compiled at the micro-batch that fits, and the figures behind it."""
 
-  Raises `DoesNotFit` (before allocating any weight) when XLA's memory analysis of a step exceeds
-  `memory_fraction` of a device's memory (`memory_limit` bytes, or what the device has) at every
-  micro-batch tried.
+  lowered: LoweredSteps
+  train_step: jax.stages.Compiled
+  eval_step: jax.stages.Compiled
+  score_step: jax.stages.Compiled
+  memory_bytes: int | None
+  flops_per_step: float | None
+  compile_seconds: float
+  tried: dict[int, int]   # micro-batch -> bytes, of the sizes that did not fit
+
+
+def fit_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTransformation,
+              schedule: optax.Schedule, mesh: Mesh, rules: Rules, batch: int, length: int,
+              dtype: jnp.dtype, memory_fraction: float = 0.9, scored_per_row: int = 0, micro_batch: int = 0,
+              memory_limit: int | None = None) -> FittedSteps:
+  """Compiles the steps for `batch` rows of `length` tokens (see `steps.lower_steps`) at the largest
+  micro-batch that fits (or at `micro_batch` rows when given); allocates nothing.
+
+  Raises `DoesNotFit` when XLA's memory analysis of a step exceeds `memory_fraction` of a device's
+  memory (`memory_limit` bytes, or what the device has) at every micro-batch tried.
   """
   start = time.perf_counter()
   limit = memory_limit or device_memory_bytes(mesh.devices.flat[0])
@@ -149,11 +162,18 @@ def build_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTr
                        _figures(lowered, needed, limit, memory_fraction, tries))
   # XLA's cost analysis counts a loop's body once: an accumulating step's FLOPs are the whole batch's program's.
   flops = _flops(train_c if lowered.accumulation == 1 else lower_at(batch).train_step)
-  seconds = time.perf_counter() - start
-  with jax.set_mesh(mesh):
+  return FittedSteps(lowered, train_c, eval_c, score_c, memory, flops, time.perf_counter() - start, tries)
+
+
+def build_steps(*args, **kwargs) -> CompiledSteps:
+  """`fit_steps`, then the state, built sharded (arguments as for `fit_steps`)."""
+  fitted = fit_steps(*args, **kwargs)
+  lowered = fitted.lowered
+  with jax.set_mesh(lowered.batch_sharding.mesh):
     state = jax.jit(lambda: nnx.split(lowered.init())[1], out_shardings=lowered.state_sharding)()
-  return CompiledSteps(lowered.graphdef, state, train_c, eval_c, score_c, lowered.batch_sharding,
-                       lowered.state_sharding, lowered.micro_batch, lowered.accumulation, seconds, memory, flops)
+  return CompiledSteps(lowered.graphdef, state, fitted.train_step, fitted.eval_step, fitted.score_step,
+                       lowered.batch_sharding, lowered.state_sharding, lowered.micro_batch, lowered.accumulation,
+                       fitted.compile_seconds, fitted.memory_bytes, fitted.flops_per_step)
 
 
 def _rows(count: int) -> str:
