@@ -1,6 +1,6 @@
 """`benchmarks/mfu.py` in CI-sized form: bad flags are one sentence and exit 2; on the CPU the GPT seed's
-14M step goes through the compile gate (accumulating when its memory is capped), is timed, and a whole
-14M verification prints its wall time by phase."""
+14M step goes through the compile gate (accumulating when its memory is capped) and is timed; with
+--runslow, a whole 14M verification prints its wall time by phase."""
 
 import re
 import subprocess
@@ -28,14 +28,21 @@ def test_bad_flags_are_one_sentence_and_exit_2(args, says):
   assert "Traceback" not in result.stderr
 
 
-def test_the_cpu_sized_ladder_plans_times_and_verifies():
+def test_the_cpu_sized_ladder_plans_and_times():
   result = _run("--scales", "14M", "--length", "32", "--batch_tokens", "4096", "--steps", "1",
-                "--device_memory_gib", "0.4", "--verify_steps", "2", "--eval_batches", "1")
+                "--device_memory_gib", "0.4")
   assert result.returncode == 0, result.stderr[-2000:]
   rung = next(line for line in result.stdout.splitlines() if line.lstrip().startswith("14M"))
   micro, steps = map(int, re.search(r"micro-batch +(\d+) x +(\d+) steps", rung).groups())
   assert micro * steps == 128 and steps > 1   # 128 rows a step (0.8 GiB of XLA's analysis), cut to fit
   assert re.search(r"[\d,]+ tok/s", rung) and "compile" in rung
+
+
+@pytest.mark.slow  # verify() itself is tested at toy sizes; this 14M run takes 40 s alone, 3 min beside the suite
+def test_a_whole_14m_verification_prints_its_phases():
+  result = _run("--scales", "14M", "--length", "32", "--batch_tokens", "512", "--steps", "1", "--verify_steps", "2",
+                "--eval_batches", "1")
+  assert result.returncode == 0, result.stderr[-2000:]
   verified = next(line for line in result.stdout.splitlines() if line.startswith("verify 14M"))
   assert "completed" in verified and "2 steps" in verified
   assert all(phase in verified for phase in ("compile", "train", "eval", "diagnostics", "total"))
