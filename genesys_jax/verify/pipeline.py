@@ -4,6 +4,10 @@ Each document is `bos + tokens + eos`; documents are concatenated and split into
 tokens (grain's concat-then-split packing, which records a segment id per token). A target counts
 (weight 1) only when it continues the same document as its input token: padding and the jump from one
 document into the next never enter the loss.
+
+Off the training thread: grain's read threads encode documents ahead, and with `prefetch` a background
+thread packs and batches that many batches ahead; the iterator's checkpointed state is still that of the
+last batch the trainer took.
 """
 
 from __future__ import annotations
@@ -69,20 +73,23 @@ class _Concatenate(grain.transforms.Map):
 
 
 def lm_dataset(docs: Sequence[str], tokenizer: Tokenizer, length: int, batch: int, *, train: bool,
-               seed: int = 0, shards: Sequence[int] = (0,), shard_count: int = 1) -> grain.IterDataset:
+               seed: int = 0, shards: Sequence[int] = (0,), shard_count: int = 1,
+               prefetch: int = 0) -> grain.IterDataset:
   """Batches of packed next-token examples from `docs`.
 
   Training data is shuffled (differently every epoch) and repeats forever; evaluation data is read
   once in order, its last batch padded with zero-weight rows. The documents are split into `shard_count`
   shards (every shard_count-th one); this process reads `shards` of them, and each of its batches holds
   `batch / len(shards)` rows of each, one shard after another. A global batch is then the same for any
-  number of processes that reads the same shards in all.
+  number of processes that reads the same shards in all. With `prefetch`, a background thread prepares
+  that many batches ahead.
   """
   if batch % len(shards):
     raise ValueError(f"a batch of {batch} rows cannot be split evenly over {len(shards)} data shards")
   parts = [_shard_dataset(docs, tokenizer, length, batch // len(shards), train, seed, s, shard_count)
            for s in shards]
-  return parts[0] if len(parts) == 1 else grain.experimental.ZipIterDataset(parts).map(_Concatenate())
+  ds = parts[0] if len(parts) == 1 else grain.experimental.ZipIterDataset(parts).map(_Concatenate())
+  return grain.experimental.ThreadPrefetchIterDataset(ds, prefetch_buffer_size=prefetch) if prefetch else ds
 
 
 def _shard_dataset(docs: Sequence[str], tokenizer: Tokenizer, length: int, batch: int, train: bool, seed: int,

@@ -190,7 +190,7 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
 
   checkpoints = Checkpoints(out / "checkpoints", c.checkpoint.keep)
   train_data = iter(lm_dataset(corpus.documents(c.data, "train"), tokenizer, plan.length, plan.host_batch,
-                               train=True, seed=c.seed, **data_shards(c, plan)))
+                               train=True, seed=c.seed, prefetch=c.data.prefetch, **data_shards(c, plan)))
   restored = checkpoints.restore_latest(steps.state, train_data, fingerprint)
   start_step = 0
   if restored is not None:
@@ -202,6 +202,7 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
       write_json_atomic(out / BASELINE, baseline)
   if any_process(bool(stop)):  # compiling and the first evaluation take long on a busy host
     checkpoints.close()
+    train_data.close()
     return {**result, "status": "preempted", "message": "stopped before training began"}
   history = History(out / "history.jsonl", start_step)
   writer = ScalarWriter(out / "tensorboard")
@@ -236,6 +237,7 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
     history.close()
     writer.close()
     checkpoints.close()
+    train_data.close()  # stops the thread that packs batches ahead
   if jax.process_index() == 0:
     write_json_atomic(out / RESULTS, result)
   return result

@@ -1,5 +1,8 @@
 """Tokenizers, the bundled and tfds corpora, and the packing pipeline."""
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
@@ -141,3 +144,28 @@ def test_one_process_reading_every_shard_sees_the_global_batch_of_many(train):
   assert np.array_equal(next(again)["inputs"], after["inputs"])
   with pytest.raises(ValueError, match="cannot be split evenly over 2 data shards"):
     pipeline.lm_dataset(docs, ByteTokenizer(), 16, 3, train=train, shards=(0, 1), shard_count=2)
+
+
+def _packing_threads() -> set[threading.Thread]:
+  return {t for t in threading.enumerate() if t.name.startswith("grain-thread-prefetch") and t.is_alive()}
+
+
+def test_batches_packed_ahead_are_the_same_stream_and_resume_from_the_last_one_taken():
+  docs = corpus.bundled_documents("train")
+  make = lambda prefetch: iter(pipeline.lm_dataset(docs, ByteTokenizer(), 32, 4, train=True, seed=3,
+                                                   shards=(0, 1), shard_count=2, prefetch=prefetch))
+  before = _packing_threads()
+  in_loop, ahead = make(0), make(4)
+  for _ in range(3):
+    assert np.array_equal(next(in_loop)["inputs"], next(ahead)["inputs"])
+  time.sleep(0.2)  # lets the background thread pack past the last batch taken (the checks hold either way)
+  state = ahead.get_state()
+  expected = [next(in_loop)["inputs"] for _ in range(2)]
+  resumed = make(4)
+  resumed.set_state(state)
+  assert all(np.array_equal(next(resumed)["inputs"], want) for want in expected)
+  started = _packing_threads() - before
+  assert started   # the batches came from a background thread
+  for it in (ahead, resumed):
+    it.close()     # joins its thread
+  assert not any(t.is_alive() for t in started)
