@@ -1,6 +1,6 @@
 """Data pipeline throughput and Orbax checkpoint save/restore time of the verification engine.
 
-    python benchmarks/verify_io.py --rounds 3 [--sentencepiece_vocab 8000]
+    python benchmarks/verify_io.py --rounds 3 [--workers 2] [--sentencepiece_vocab 8000]
 
 The pipeline must never be the bottleneck: compare its tokens/s with the training step's (about
 1e5 tokens/s for the micro rungs on 2 CPU cores), and with what the paper's 14M and 125M steps would
@@ -36,14 +36,17 @@ from genesys_jax.verify.steps import lower_steps
 from genesys_jax.verify.tokenizer import ByteTokenizer, Tokenizer, make_tokenizer, train_sentencepiece
 
 
-def pipeline_tokens_per_second(tokenizer: Tokenizer, length: int, batch: int, batches: int) -> float:
-  """Packed training batches per second from the bundled corpus, times their tokens."""
-  it = iter(pipeline.lm_dataset(corpus.bundled_documents("train"), tokenizer, length, batch, train=True))
+def pipeline_tokens_per_second(tokenizer: Tokenizer, length: int, batch: int, batches: int, workers: int = 0) -> float:
+  """Packed training batches per second from the bundled corpus (in `workers` processes), times their tokens."""
+  it = iter(pipeline.lm_dataset(corpus.bundled_documents("train"), tokenizer, length, batch, train=True,
+                                workers=workers, prefetch=4 if workers else 0))
   next(it)
   start = time.perf_counter()
   for _ in range(batches):
     next(it)
-  return batches * batch * length / (time.perf_counter() - start)
+  rate = batches * batch * length / (time.perf_counter() - start)
+  it.close()
+  return rate
 
 
 def waits_per_batch(tokenizer: Tokenizer, length: int, batch: int, batches: int, prefetch: int,
@@ -107,6 +110,7 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--rounds", type=int, default=3)
   parser.add_argument("--batches", type=int, default=300)
+  parser.add_argument("--workers", type=int, default=2, help="also the rate packed in this many processes")
   parser.add_argument("--sentencepiece_vocab", type=int, default=0, help="also a SentencePiece model of this "
                       "many pieces, trained on the bundled corpus first (0: byte tokens only)")
   args = parser.parse_args()
@@ -117,14 +121,17 @@ def main() -> None:
                                   args.sentencepiece_vocab)
       tokenizers[f"spm{args.sentencepiece_vocab}"] = make_tokenizer("sentencepiece", str(model))
     print("data pipeline (bundled corpus, packing + loss weights); wait: the training thread's median wait")
-    print(f"{'tokens':>9} {'length':>7} {'batch':>6} {'tokens/s':>12} {'wait, in loop':>14} {'wait, prefetch 4':>17}")
+    print(f"{'tokens':>9} {'length':>7} {'batch':>6} {'tokens/s':>12} {f'{args.workers} workers':>12} "
+          f"{'wait, in loop':>14} {'wait, prefetch 4':>17}")
     for name, tokenizer in tokenizers.items():
       for length, batch in ((128, 32), (256, 16), (2048, 8)):
         rate = statistics.median(pipeline_tokens_per_second(tokenizer, length, batch, args.batches)
                                  for _ in range(args.rounds))
         step = batch * length / rate   # a step as long as preparing its batch takes
+        in_workers = pipeline_tokens_per_second(tokenizer, length, batch, args.batches, args.workers)
         waits = [waits_per_batch(tokenizer, length, batch, args.batches // 3, prefetch, step) for prefetch in (0, 4)]
-        print(f"{name:>9} {length:>7} {batch:>6} {rate:>12,.0f} {waits[0] * 1e3:>11.2f} ms {waits[1] * 1e3:>14.2f} ms")
+        print(f"{name:>9} {length:>7} {batch:>6} {rate:>12,.0f} {in_workers:>12,.0f} {waits[0] * 1e3:>11.2f} ms "
+              f"{waits[1] * 1e3:>14.2f} ms")
   print("\nwhat the paper's steps consume on an H200 (GPT seed, context 2048, XLA's FLOPs per token)")
   for scale_name in ("14M", "125M"):
     rates = ", ".join(f"{paper_step_tokens_per_second(scale_name, mfu):,.0f} tokens/s at {mfu:.0%} MFU"

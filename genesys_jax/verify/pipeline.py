@@ -7,7 +7,10 @@ document into the next never enter the loss.
 
 Off the training thread: grain's read threads encode documents ahead, and with `prefetch` a background
 thread packs and batches that many batches ahead; the iterator's checkpointed state is still that of the
-last batch the trainer took.
+last batch the trainer took. One Python thread packs about 0.7M SentencePiece tokens/s
+(`benchmarks/verify_io.py`), far below what a 14M step on an accelerator consumes: `workers` processes
+(grain's `mp_prefetch`) each encode, pack and batch a slice of the documents, their batches taken in turn.
+The stream then depends on the number of workers (deterministic for a given number).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import grain
 import numpy as np
+from absl import flags
 
 from genesys_jax.verify.tokenizer import Tokenizer
 
@@ -74,7 +78,7 @@ class _Concatenate(grain.transforms.Map):
 
 def lm_dataset(docs: Sequence[str], tokenizer: Tokenizer, length: int, batch: int, *, train: bool,
                seed: int = 0, shards: Sequence[int] = (0,), shard_count: int = 1,
-               prefetch: int = 0) -> grain.IterDataset:
+               prefetch: int = 0, workers: int = 0) -> grain.IterDataset:
   """Batches of packed next-token examples from `docs`.
 
   Training data is shuffled (differently every epoch) and repeats forever; evaluation data is read
@@ -82,13 +86,18 @@ def lm_dataset(docs: Sequence[str], tokenizer: Tokenizer, length: int, batch: in
   shards (every shard_count-th one); this process reads `shards` of them, and each of its batches holds
   `batch / len(shards)` rows of each, one shard after another. A global batch is then the same for any
   number of processes that reads the same shards in all. With `prefetch`, a background thread prepares
-  that many batches ahead.
+  that many batches ahead; with `workers`, that many processes do (`prefetch` is then their buffer).
   """
   if batch % len(shards):
     raise ValueError(f"a batch of {batch} rows cannot be split evenly over {len(shards)} data shards")
   parts = [_shard_dataset(docs, tokenizer, length, batch // len(shards), train, seed, s, shard_count)
            for s in shards]
   ds = parts[0] if len(parts) == 1 else grain.experimental.ZipIterDataset(parts).map(_Concatenate())
+  if workers:
+    if not flags.FLAGS.is_parsed():  # grain's worker processes read absl flags; outside an absl program
+      flags.FLAGS.mark_as_parsed()   # (tests, the sandboxed job) the defaults stand
+    return ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers,
+                                                       per_worker_buffer_size=max(1, prefetch)))
   return grain.experimental.ThreadPrefetchIterDataset(ds, prefetch_buffer_size=prefetch) if prefetch else ds
 
 

@@ -103,14 +103,15 @@ def _fingerprint(design: Design, scale: Scale, plan: Plan, c: ml_collections.Con
           "n_layers": plan.model.n_layers, "vocab": plan.model.vocab_size, "batch": plan.batch,
           "length": plan.length, "total_steps": plan.total_steps, "learning_rate": plan.learning_rate,
           "seed": c.seed, "data": f"{c.data.source}:{c.data.tfds_name}:{c.data.tokenizer}:{c.data.tokenizer_model}"
-                                  + _shards_tag(c),
+                                  + _stream_tag(c),
           "train": repr(sorted((k, v) for k, v in c.train.to_dict().items() if k not in _NOT_IN_FINGERPRINT))}
 
 
-def _shards_tag(c: ml_collections.ConfigDict) -> str:
-  """The data's shard count where it is not the single stream of one process (older fingerprints stay)."""
+def _stream_tag(c: ml_collections.ConfigDict) -> str:
+  """The data's shard count where it is not the single stream of one process, and the number of worker
+  processes packing it where there are any (older fingerprints stay)."""
   count = c.data.shards or jax.process_count()
-  return f":shards={count}" if count != 1 else ""
+  return (f":shards={count}" if count != 1 else "") + (f":workers={c.data.workers}" if c.data.workers else "")
 
 
 def _evaluate_all(steps: CompiledSteps, c: ml_collections.ConfigDict, tokenizer: Tokenizer, plan: Plan,
@@ -190,7 +191,8 @@ def verify(design: Design, scale_name: str, workdir: str | pathlib.Path, c: ml_c
 
   checkpoints = Checkpoints(out / "checkpoints", c.checkpoint.keep)
   train_data = iter(lm_dataset(corpus.documents(c.data, "train"), tokenizer, plan.length, plan.host_batch,
-                               train=True, seed=c.seed, prefetch=c.data.prefetch, **data_shards(c, plan)))
+                               train=True, seed=c.seed, prefetch=c.data.prefetch, workers=c.data.workers,
+                               **data_shards(c, plan)))
   restored = checkpoints.restore_latest(steps.state, train_data, fingerprint)
   start_step = 0
   if restored is not None:

@@ -34,6 +34,8 @@ def verify_config() -> ml_collections.ConfigDict:
                                        # (0: one per process); a fixed number makes a run's data, and so its
                                        # results, the same on any number of hosts that divides it
   c.data.prefetch = 4                  # training batches a background thread packs ahead (0: in the loop)
+  c.data.workers = 0                   # processes that encode and pack training batches (0: the thread);
+                                       # the batches' order depends on the number (see verify/pipeline.py)
 
   c.train = ml_collections.ConfigDict()
   c.train.batch_tokens = 0             # tokens per optimizer step (0: the rung's)
@@ -108,6 +110,7 @@ def validate(c: ml_collections.ConfigDict) -> None:
       (c.train.log_every >= 1, "train.log_every must be at least 1"),
       (c.data.shards >= 0, "data.shards must be 0 (one per process) or positive"),
       (c.data.prefetch >= 0, "data.prefetch must be 0 (none) or positive"),
+      (c.data.workers >= 0, "data.workers must be 0 (none) or positive"),
       (c.checkpoint.every_steps >= 1, "checkpoint.every_steps must be at least 1"),
       (c.checkpoint.keep >= 1, "checkpoint.keep must be at least 1"),
       (c.eval.max_batches >= 1, "eval.max_batches must be at least 1"),

@@ -169,3 +169,19 @@ def test_batches_packed_ahead_are_the_same_stream_and_resume_from_the_last_one_t
   for it in (ahead, resumed):
     it.close()     # joins its thread
   assert not any(t.is_alive() for t in started)
+
+
+def test_worker_processes_pack_a_deterministic_stream_that_resumes():
+  docs = corpus.bundled_documents("train")
+  make = lambda: iter(pipeline.lm_dataset(docs, ByteTokenizer(), 32, 4, train=True, seed=3, workers=2))
+  first, second = make(), make()
+  batches = [next(first) for _ in range(4)]
+  assert all(np.array_equal(b["inputs"], next(second)["inputs"]) for b in batches)
+  assert not np.array_equal(batches[0]["inputs"], batches[1]["inputs"])
+  state = first.get_state()
+  after = next(first)["inputs"]
+  resumed = make()
+  resumed.set_state(state)
+  assert np.array_equal(next(resumed)["inputs"], after)
+  for it in (first, second, resumed):
+    it.close()

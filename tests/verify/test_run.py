@@ -133,6 +133,20 @@ def test_accumulating_micro_batches_trains_the_same_run(tmp_path):
   np.testing.assert_allclose(runs[2]["train"]["final_loss"], runs[0]["train"]["final_loss"], rtol=1e-5)
 
 
+def test_worker_processes_feed_a_run_that_resumes_where_it_stopped(tmp_path):
+  design, c = seed_design("gpt2"), tiny_config(max_steps=8)
+  c.diagnostics.enabled, c.data.workers = False, 2
+  whole = verify(design, "micro1", tmp_path / "whole", c)
+  stop, on_log = _stop_at(2)
+  first = verify(design, "micro1", tmp_path / "split", c, stop=stop, on_log=on_log)
+  assert first["status"] == "preempted"
+  second = verify(design, "micro1", tmp_path / "split", c)
+  assert second["status"] == "completed" and ":workers=2" in second["fingerprint"]["data"]
+  split = [r["loss"] for r in _losses(run_directory(tmp_path / "split", design, "micro1"))]
+  np.testing.assert_allclose(split, [r["loss"] for r in _losses(run_directory(tmp_path / "whole", design, "micro1"))],
+                             rtol=1e-6)
+
+
 def test_a_diagnostics_failure_is_recorded_beside_the_finished_verification(tmp_path):
   design, c = seed_design("gpt2"), tiny_config(max_steps=4)
   c.diagnostics.vocab = 100_000   # more token ids than the rung's model has: rung 0 cannot run
