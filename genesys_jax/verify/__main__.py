@@ -84,13 +84,17 @@ def _summary(result: dict) -> str:
   if "train" in result:
     t = result["train"]
     lines.append(f"  {result['model']['params']:,} params, {t['steps']} steps, "
-                 f"{(t['tokens_per_second'] or 0):,.0f} tokens/s, compile {t['compile_seconds']:.1f} s")
+                 f"{(t['tokens_per_second'] or 0):,.0f} tokens/s, compile {t['compile_seconds']:.1f} s"
+                 + (f", {t['accumulation_steps']} micro-batches of {t['micro_batch']} rows a step"
+                    if t.get("accumulation_steps", 1) > 1 else ""))
   if "eval" in result:
     v, r = result["eval"]["validation"], result["random_init"]["validation"]
     lines.append(f"  validation: loss {v['loss']:.4f}, bits/byte {v['bits_per_byte']:.4f} "
                  f"(untrained {r['bits_per_byte']:.4f})")
   for name, m in result.get("eval", {}).get("tasks", {}).items():
     lines.append(f"  {name}: acc {m['acc']:.3f}, acc_norm {m['acc_norm']:.3f} (chance {m['chance']:.3f}, n={m['n']})")
+  if result.get("diagnostics", {}).get("status") == "error":
+    lines.append(f"  rung 0 failed: {result['diagnostics']['message']}")
   for name, m in result.get("diagnostics", {}).get("tasks", {}).items():
     lines.append(f"  {name}: accuracy {m['accuracy']:.3f} (untrained {m['random_init']:.3f}, chance {m['chance']:.3f})")
   if "timings" in result:

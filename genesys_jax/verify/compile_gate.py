@@ -165,9 +165,13 @@ def fit_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTran
   return FittedSteps(lowered, train_c, eval_c, score_c, memory, flops, time.perf_counter() - start, tries)
 
 
-def build_steps(*args, **kwargs) -> CompiledSteps:
-  """`fit_steps`, then the state, built sharded (arguments as for `fit_steps`)."""
-  fitted = fit_steps(*args, **kwargs)
+def build_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTransformation,
+                schedule: optax.Schedule, mesh: Mesh, rules: Rules, batch: int, length: int,
+                dtype: jnp.dtype, memory_fraction: float = 0.9, scored_per_row: int = 0, micro_batch: int = 0,
+                memory_limit: int | None = None) -> CompiledSteps:
+  """`fit_steps`, then the state, built sharded over the mesh."""
+  fitted = fit_steps(model_factory, tx, schedule, mesh, rules, batch, length, dtype, memory_fraction,
+                     scored_per_row, micro_batch, memory_limit)
   lowered = fitted.lowered
   with jax.set_mesh(lowered.batch_sharding.mesh):
     state = jax.jit(lambda: nnx.split(lowered.init())[1], out_shardings=lowered.state_sharding)()

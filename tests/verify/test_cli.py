@@ -38,13 +38,27 @@ def _run(*args, timeout=600):
       "--config.verify.data.tfds_data_dir=/no/such/dir"], "tfds data_dir '/no/such/dir' does not exist"),
     (["--design", "DESIGN", "--scale", "micro1", "--workdir", "w", "--config", "configs/default.py",
       "--config.verify.traim.max_steps=3"], "unknown config field"),
-], ids=["no-design", "missing-design", "unknown-scale", "out-of-range", "missing-tfds", "unknown-field"])
+    (["--design", "DESIGN", "--scale", "micro1", "--workdir", "w", "--config", "configs/default.py",
+      "--config.verify.train.micro_batch=-2"], "train.micro_batch must be 0"),
+    (["--design", "DESIGN", "--scale", "micro1", "--workdir", "w", "--config", "configs/default.py",
+      "--config.verify.diagnostics.scale=huge"], "diagnostics.scale must be ''"),
+], ids=["no-design", "missing-design", "unknown-scale", "out-of-range", "missing-tfds", "unknown-field",
+        "negative-micro-batch", "unknown-diagnostics-scale"])
 def test_bad_input_is_one_sentence_and_exit_2(args, message, gpt2_dir, tmp_path):
   args = [str(gpt2_dir) if a == "DESIGN" else str(tmp_path / "w") if a == "w" else a for a in args]
   done = _run(*args)
   assert done.returncode == 2, done.stderr[-1500:]
   assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: ") and message in done.stderr
   assert "Traceback" not in done.stderr
+
+
+def test_the_summary_states_the_accumulation_and_a_rung_0_failure(gpt2_dir, tmp_path):
+  done = _run("--design", str(gpt2_dir), "--scale", "micro1", "--workdir", str(tmp_path / "w"), *SMALL,
+              "--config.verify.train.max_steps=2", "--config.verify.train.micro_batch=2",
+              "--config.verify.diagnostics.enabled=True", "--config.verify.diagnostics.vocab=100000")
+  assert done.returncode == 0, done.stderr[-1500:]
+  assert "4 micro-batches of 2 rows a step" in done.stdout
+  assert "rung 0 failed: ValueError: diagnostics.vocab 100000 is larger" in done.stdout
 
 
 def _history(workdir):
