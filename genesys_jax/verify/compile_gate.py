@@ -9,6 +9,7 @@ tries before it, until one fits or one row per shard does not.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable, Mapping
 
@@ -135,7 +136,8 @@ def fit_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTran
   if not candidates:
     raise ValueError(f"the batch of {batch} rows does not split over the {rows_per_shard(mesh, rules)} ways "
                      "the mesh splits rows")
-  lower_at = lambda m: lower_steps(model_factory, tx, schedule, mesh, rules, batch, length, dtype, scored_per_row, m)
+  lower_at = functools.cache(  # the whole batch's lowering serves both the first try and the FLOPs
+      lambda m: lower_steps(model_factory, tx, schedule, mesh, rules, batch, length, dtype, scored_per_row, m))
   tries: dict[int, int] = {}
   chosen = candidates[0]
   while True:
@@ -148,18 +150,14 @@ def fit_steps(model_factory: Callable[[], LanguageModel], tx: optax.GradientTran
     tries[chosen] = memory
     smaller = [m for m in candidates if m < chosen]
     if not smaller:
-      raise DoesNotFit(f"the training step needs {memory / GiB:.2f} GiB per device at {_rows(chosen)} per "
-                       f"micro-batch, more than {memory_fraction:.0%} of the {limit / GiB:.2f} GiB available",
-                       _figures(lowered, memory, limit, memory_fraction, tries))
+      raise _does_not_fit("training", lowered, memory, limit, memory_fraction, tries)
     chosen = _next_guess(tries, allowed, smaller)
   with jax.set_mesh(mesh):
     eval_c, score_c = lowered.eval_step.compile(), lowered.score_step.compile()
   for name, compiled in (("evaluation", eval_c), ("scoring", score_c)):
     needed = _memory_needed(compiled)
     if needed is not None and needed > allowed:
-      raise DoesNotFit(f"the {name} step needs {needed / GiB:.2f} GiB per device at {_rows(chosen)} per "
-                       f"micro-batch, more than {memory_fraction:.0%} of the {limit / GiB:.2f} GiB available",
-                       _figures(lowered, needed, limit, memory_fraction, tries))
+      raise _does_not_fit(name, lowered, needed, limit, memory_fraction, tries)
   # XLA's cost analysis counts a loop's body once: an accumulating step's FLOPs are the whole batch's program's.
   flops = _flops(train_c if lowered.accumulation == 1 else lower_at(batch).train_step)
   return FittedSteps(lowered, train_c, eval_c, score_c, memory, flops, time.perf_counter() - start, tries)
@@ -184,11 +182,14 @@ def _rows(count: int) -> str:
   return f"{count} row{'s' if count != 1 else ''}"
 
 
-def _figures(lowered: LoweredSteps, needed: int, limit: int, fraction: float, tries: dict[int, int]) -> dict:
-  """The memory figures a `does_not_fit` result records."""
-  return {"needed_bytes": needed, "limit_bytes": limit, "memory_fraction": fraction,
-          "micro_batch": lowered.micro_batch, "batch": lowered.batch,
-          "tried": {str(m): b for m, b in sorted(tries.items(), reverse=True)}}
+def _does_not_fit(step: str, lowered: LoweredSteps, needed: int, limit: int, fraction: float,
+                  tries: dict[int, int]) -> DoesNotFit:
+  """The refusal of a `step` needing `needed` bytes, with the memory figures a `does_not_fit` result records."""
+  message = (f"the {step} step needs {needed / GiB:.2f} GiB per device at {_rows(lowered.micro_batch)} per "
+             f"micro-batch, more than {fraction:.0%} of the {limit / GiB:.2f} GiB available")
+  return DoesNotFit(message, {"needed_bytes": needed, "limit_bytes": limit, "memory_fraction": fraction,
+                              "micro_batch": lowered.micro_batch, "batch": lowered.batch,
+                              "tried": {str(m): b for m, b in sorted(tries.items(), reverse=True)}})
 
 
 def _memory_needed(compiled: jax.stages.Compiled) -> int | None:
