@@ -114,6 +114,12 @@ def main() -> None:
   parser.add_argument("--sentencepiece_vocab", type=int, default=0, help="also a SentencePiece model of this "
                       "many pieces, trained on the bundled corpus first (0: byte tokens only)")
   args = parser.parse_args()
+  for bad, message in ((args.rounds < 1 or args.batches < 3, "--rounds must be at least 1 and --batches at least 3"),
+                       (args.workers < 1, "--workers must be at least 1"),
+                       (args.sentencepiece_vocab and args.sentencepiece_vocab < 300,
+                        "--sentencepiece_vocab must be 0 or at least 300 (256 byte pieces and room to merge)")):
+    if bad:
+      parser.exit(2, f"verify_io.py: {message}.\n")
   with tempfile.TemporaryDirectory() as tmp:
     tokenizers = {"byte": ByteTokenizer()}
     if args.sentencepiece_vocab:
